@@ -1,0 +1,293 @@
+"""The shrinkage animation and its static end-state figure.
+
+Each cluster's (intercept, slope) estimate travels from its own least-squares
+fit ("By-cluster") to the mixed model's estimate ("Mixed"), pulled toward the
+population average, drawn as a soft dark "black hole" that stays put.  The
+design follows the article's figures: colours #F49E71 and #808133 on #fffff8,
+the view fixed at the fixed effects +- 3 baseline random-effect SDs, faint
+paths, and clusters far from the average drawn more opaque.
+
+The pieces follow matplotlib's animation examples: :func:`shrinkage_paths`
+makes the data, :func:`plot_shrinkage` and :func:`render_files` build the
+figure once, and :func:`_draw_frame` draws one moment of the movement.
+Rendering is deterministic: the same fit gives byte-identical files.
+"""
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+BY_CLUSTER_COLOUR = "#F49E71"
+MIXED_COLOUR = "#808133"
+BACKGROUND = "#fffff8"
+# The article zooms every scenario to the baseline's random-effect SDs.
+BASELINE_ZOOM_SD = (0.5, 0.25)
+MOVING_FRAMES = 60
+HOLD_SECONDS = 6
+FPS = 10
+SIZE_INCHES = (6.0, 4.5)
+DPI = 100  # 600 x 450 pixels
+STATIC_FORMATS = {".png", ".svg"}
+ANIMATION_FORMATS = {".mp4", ".gif"}
+
+
+@dataclass(frozen=True)
+class ShrinkagePaths:
+    """Where each cluster starts and ends, and how it is drawn.
+
+    Attributes
+    ----------
+    start, end : numpy.ndarray
+        (G, 2) arrays of (intercept, slope): the by-cluster and mixed estimates.
+        A cluster without a least-squares slope starts at the population slope.
+    own_slope : numpy.ndarray
+        False for clusters that have no least-squares slope (one observation).
+    opacity : numpy.ndarray
+        0.1 to 1, growing with the start's distance from the population average.
+    sizes : numpy.ndarray
+        Marker areas in points^2; proportional to cluster size when sizes differ.
+    centre : numpy.ndarray
+        The fixed effects (intercept, slope).
+    xlim, ylim : tuple of float
+        The view.
+    """
+
+    start: np.ndarray
+    end: np.ndarray
+    own_slope: np.ndarray
+    opacity: np.ndarray
+    sizes: np.ndarray
+    centre: np.ndarray
+    xlim: tuple
+    ylim: tuple
+
+
+def shrinkage_paths(fit, zoom_sd=BASELINE_ZOOM_SD):
+    """Compute the animation's data from a fit.
+
+    Parameters
+    ----------
+    fit : shrinkage.MixedFit
+        The fitted models.
+    zoom_sd : tuple of float, default (0.5, 0.25)
+        The view spans the fixed intercept +- 3 ``zoom_sd[0]`` and the fixed
+        slope +- 3 ``zoom_sd[1]``; the default is the article's baseline, shared
+        by every scenario so that they are comparable.
+
+    Returns
+    -------
+    ShrinkagePaths
+    """
+    zoom = np.asarray(zoom_sd, dtype=float)
+    if zoom.shape != (2,) or not np.all(np.isfinite(zoom)) or np.any(zoom <= 0):
+        raise ValueError(f"zoom_sd must be two positive finite numbers, got {zoom_sd!r}")
+    c = fit.clusters
+    centre = fit.fixed_effects["estimate"].to_numpy(float)
+    own_slope = c["ols_slope"].notna().to_numpy()
+    start = np.column_stack([c["ols_intercept"].to_numpy(float),
+                             c["ols_slope"].fillna(centre[1]).to_numpy(float)])
+    end = c[["mixed_intercept", "mixed_slope"]].to_numpy(float)
+
+    # Mean absolute deviation from the average in units of each column's spread.
+    spread = np.nanstd(start[own_slope] if own_slope.any() else start, axis=0)
+    deviation = np.abs(start - centre) / np.where(spread > 0, spread, 1.0)
+    deviation[~own_slope, 1] = deviation[~own_slope, 0]
+    distance = deviation.mean(axis=1)
+    span = np.ptp(distance)
+    scaled = (distance - distance.min()) / span if span > 0 else np.ones_like(distance)
+
+    n = c["n"].to_numpy(float)
+    if np.ptp(n) > 0:
+        sizes = 6 + 54 * (n - n.min()) / np.ptp(n)
+    else:
+        sizes = np.full(len(n), 22.0)
+    return ShrinkagePaths(
+        start=start, end=end, own_slope=own_slope, opacity=0.1 + 0.9 * scaled,
+        sizes=sizes, centre=centre,
+        xlim=(centre[0] - 3 * zoom[0], centre[0] + 3 * zoom[0]),
+        ylim=(centre[1] - 3 * zoom[1], centre[1] + 3 * zoom[1]))
+
+
+def _ease(t):
+    """Smoothstep: the movement starts and ends gently."""
+    return t * t * (3 - 2 * t)
+
+
+def _rgba(colour, opacity):
+    from matplotlib.colors import to_rgba
+
+    rgba = np.tile(to_rgba(colour), (len(opacity), 1))
+    rgba[:, 3] = opacity
+    return rgba
+
+
+def _new_figure():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=SIZE_INCHES, dpi=DPI, facecolor=BACKGROUND)
+    ax = fig.add_subplot()
+    fig.subplots_adjust(left=0.12, right=0.78, bottom=0.13, top=0.96)
+    return fig, ax
+
+
+def _decorate(fig, ax, paths):
+    from matplotlib.lines import Line2D
+
+    ax.set_facecolor(BACKGROUND)
+    ax.set_xlim(paths.xlim)
+    ax.set_ylim(paths.ylim)
+    ax.set_xlabel("Intercept")
+    ax.set_ylabel("Slope for x")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    handles = [Line2D([], [], ls="", marker="o", color=colour, label=label)
+               for colour, label in ((BY_CLUSTER_COLOUR, "By-cluster"), (MIXED_COLOUR, "Mixed"))]
+    if not paths.own_slope.all():
+        handles.append(Line2D([], [], ls="", marker="o", mfc="none", color="0.3",
+                              label="One obs.\n(no own slope)"))
+    handles.append(Line2D([], [], ls="", marker="o", ms=11, color="black", alpha=0.5,
+                          label="Population\naverage"))
+    # A figure legend stays out of the animated axes, so it is drawn once for all frames.
+    fig.legend(handles=handles, title="Model", loc="center left", bbox_to_anchor=(0.79, 0.5),
+               frameon=False, facecolor=BACKGROUND)
+
+
+def _draw_background(ax, paths):
+    """The parts that do not move: the paths and the black hole."""
+    from matplotlib.collections import LineCollection
+
+    ax.add_collection(LineCollection(np.stack([paths.start, paths.end], axis=1),
+                                     colors="black", alpha=0.1, linewidths=0.8))
+    for size, alpha in ((90, 0.5), (200, 0.25)):
+        ax.scatter(*paths.centre, s=size, color="black", alpha=alpha, linewidths=0, zorder=3)
+
+
+def _draw_points(ax, position, colour, paths, zorder=4):
+    face = _rgba(colour, paths.opacity)
+    face[~paths.own_slope, 3] = 0.0  # hollow: the slope is not the cluster's own
+    ax.scatter(position[:, 0], position[:, 1], s=paths.sizes, c=face,
+               edgecolors=_rgba(colour, paths.opacity), linewidths=0.8, zorder=zorder)
+
+
+def _draw_frame(ax, paths, t):
+    """Draw the clusters a fraction ``t`` of the way along their paths."""
+    progress = _ease(t)
+    position = paths.start + progress * (paths.end - paths.start)
+    colour = (1 - progress) * np.array(_rgba(BY_CLUSTER_COLOUR, [1])[0, :3]) + progress * np.array(
+        _rgba(MIXED_COLOUR, [1])[0, :3])
+    _draw_background(ax, paths)
+    _draw_points(ax, position, colour, paths)
+
+
+def plot_shrinkage(fit, zoom_sd=BASELINE_ZOOM_SD):
+    """Draw the static end state: both estimates, joined by arrows to the mixed ones.
+
+    Parameters
+    ----------
+    fit : shrinkage.MixedFit
+    zoom_sd : tuple of float, default (0.5, 0.25)
+        See :func:`shrinkage_paths`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    paths = shrinkage_paths(fit, zoom_sd)
+    fig, ax = _new_figure()
+    _decorate(fig, ax, paths)
+    _draw_background(ax, paths)
+    move = paths.end - paths.start
+    ax.quiver(paths.start[:, 0], paths.start[:, 1], move[:, 0], move[:, 1], angles="xy",
+              scale_units="xy", scale=1, width=0.002, headwidth=5, headlength=6,
+              color="black", alpha=0.2, zorder=2)
+    _draw_points(ax, paths.start, BY_CLUSTER_COLOUR, paths, zorder=4)
+    _draw_points(ax, paths.end, MIXED_COLOUR, paths, zorder=5)
+    return fig
+
+
+def _ffmpeg_args(suffix):
+    hold = f"tpad=stop_mode=clone:stop_duration={HOLD_SECONDS}"
+    # bitexact and no metadata keep the files byte-identical from run to run.
+    exact = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1"]
+    if suffix == ".gif":
+        return ["-filter_complex",
+                f"{hold},split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse",
+                "-loop", "0", *exact]
+    return ["-vf", hold, "-pix_fmt", "yuv420p", "-preset", "slow", "-crf", "26",
+            "-tune", "animation", "-movflags", "+faststart", "-threads", "1", *exact]
+
+
+def _progress_bar(stream):
+    def report(current, total):
+        done = current + 1
+        filled = int(30 * done / total)
+        stream.write(f"\rrendering [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
+        if done == total:
+            stream.write("\n")
+        stream.flush()
+    return report
+
+
+def render_files(fit, out, static=None, zoom_sd=BASELINE_ZOOM_SD, progress=False):
+    """Render the animation, and optionally the static figure, to files.
+
+    Parameters
+    ----------
+    fit : shrinkage.MixedFit
+    out : str or pathlib.Path
+        ``.mp4`` (H.264, for web pages) or ``.gif``.  60 frames of movement, then
+        a 6 s hold on the end state, at 10 frames per second, 600 x 450 pixels.
+    static : str or pathlib.Path, optional
+        ``.png`` or ``.svg`` for :func:`plot_shrinkage`'s figure (poster, print
+        version, and what readers who prefer reduced motion see).
+    zoom_sd : tuple of float, default (0.5, 0.25)
+        See :func:`shrinkage_paths`.
+    progress : bool, default False
+        Show a progress bar on standard error.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    import imageio_ffmpeg
+    import matplotlib
+    from celluloid import Camera
+    from matplotlib.animation import FFMpegWriter
+
+    out = Path(out)
+    if out.suffix.lower() not in ANIMATION_FORMATS:
+        raise ValueError(f"out must end in .mp4 or .gif, got {str(out)!r}")
+    if static is not None and Path(static).suffix.lower() not in STATIC_FORMATS:
+        raise ValueError(f"static must end in .png or .svg, got {str(static)!r}")
+    paths = shrinkage_paths(fit, zoom_sd)
+
+    fig, ax = _new_figure()
+    _decorate(fig, ax, paths)
+    camera = Camera(fig)
+    for frame in range(MOVING_FRAMES):
+        _draw_frame(ax, paths, frame / (MOVING_FRAMES - 1))
+        camera.snap()
+    animation = camera.animate(interval=1000 / FPS, blit=False)
+    with matplotlib.rc_context({"animation.ffmpeg_path": imageio_ffmpeg.get_ffmpeg_exe()}):
+        writer = FFMpegWriter(fps=FPS, codec="h264", extra_args=_ffmpeg_args(out.suffix.lower()))
+        animation.save(out, writer=writer, dpi=DPI,
+                       savefig_kwargs={"facecolor": BACKGROUND},
+                       progress_callback=_progress_bar(sys.stderr) if progress else None)
+    written = [out]
+    if static is not None:
+        save_static(plot_shrinkage(fit, zoom_sd), static)
+        written.append(Path(static))
+    return written
+
+
+def save_static(fig, path):
+    """Save a figure reproducibly: no dates, versions or random ids in the file."""
+    import matplotlib
+
+    path = Path(path)
+    metadata = {"Date": None} if path.suffix.lower() == ".svg" else {"Software": None}
+    with matplotlib.rc_context({"svg.hashsalt": "shrinkage"}):
+        fig.savefig(path, dpi=DPI, facecolor=BACKGROUND, metadata=metadata)

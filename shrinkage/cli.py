@@ -1,0 +1,120 @@
+"""Command line: ``python -m shrinkage {data,fit,animate} [options]``.
+
+Every bad setting ends with exit status 2 and one line on standard error that
+names the parameter; a fit that does not converge ends with exit status 1.
+"""
+
+import argparse
+import os
+import json
+import sys
+from dataclasses import fields
+
+from .data import Settings, simulate
+from .fit import ConvergenceError, fit_models
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_data_options(parser):
+    defaults = Settings()
+    group = parser.add_argument_group("data settings (the article's create_data() arguments)")
+    helps = {
+        "obs_per_cluster": "observations per cluster",
+        "n_cluster": "number of clusters",
+        "intercept": "fixed intercept",
+        "beta": "fixed slope of x",
+        "sigma": "residual standard deviation",
+        "sd_int": "standard deviation of the cluster intercepts",
+        "sd_slope": "standard deviation of the cluster slopes",
+        "cor": "intercept-slope covariance (a covariance, as in the article's code)",
+        "balanced": "fraction of rows kept, in [0, 1]",
+        "seed": "seed for R's set.seed",
+    }
+    for field in fields(Settings):
+        default = getattr(defaults, field.name)
+        kind = int if field.type is int or field.type == "int" else float
+        group.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=kind,
+                           default=default, metavar="N" if kind is int else "F",
+                           help=f"{helps[field.name]} (default: {default:g})")
+
+
+def _settings(args):
+    return Settings(**{field.name: getattr(args, field.name) for field in fields(Settings)})
+
+
+def _cmd_data(args):
+    data = simulate(_settings(args))
+    if args.out:
+        data.to_csv(args.out, index=False)
+    else:
+        data.to_csv(sys.stdout, index=False)
+
+
+def _cmd_fit(args):
+    result = fit_models(simulate(_settings(args)))
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result.summary())
+
+
+def _cmd_animate(args):
+    from .animate import render_files  # matplotlib loads only for this command
+
+    render_files(fit_models(simulate(_settings(args))), args.out, static=args.static,
+                 progress=sys.stderr.isatty())
+
+
+def build_parser():
+    parser = _Parser(prog="python -m shrinkage",
+                     description="Data, fits and animations of shrinkage in mixed models.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    data = commands.add_parser("data", help="write the simulated data as CSV",
+                               description="Write create_data()'s data as CSV (y,x,cluster).")
+    _add_data_options(data)
+    data.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    data.set_defaults(run=_cmd_data)
+
+    fit = commands.add_parser("fit", help="fit the mixed model and print its summary",
+                              description="Fit y ~ x + (x | cluster) by REML.")
+    _add_data_options(fit)
+    fit.add_argument("--json", action="store_true",
+                     help="print one JSON object instead of the text summary")
+    fit.set_defaults(run=_cmd_fit)
+
+    animate = commands.add_parser("animate", help="render the shrinkage animation",
+                                  description="Render the shrinkage animation of a setting.")
+    _add_data_options(animate)
+    animate.add_argument("--out", metavar="FILE.mp4|FILE.gif", required=True,
+                         help="the animation to write (MP4 or GIF)")
+    animate.add_argument("--static", metavar="FILE.png|FILE.svg",
+                         help="also write the static end-state figure")
+    animate.set_defaults(run=_cmd_animate)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except BrokenPipeError:
+        # The reader (head, a pager) stopped early; that is not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except ValueError as error:
+        print(f"{parser.prog} {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except ConvergenceError as error:
+        print(f"{parser.prog} {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"{parser.prog} {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,197 @@
+"""Simulated clustered data, identical to the article's R generator.
+
+The article draws its data with an R function (kept in
+``tests/reference/create_data.R``).  :func:`create_data` returns the same
+values in the same row order for the same arguments, because it draws from
+:class:`shrinkage.rng.RStream` in the order R does:
+
+1. ``x = rnorm(N)``, one value per observation;
+2. ``mvtnorm::rmvnorm(n_cluster, sigma = varmat)``: ``2 * n_cluster`` normals
+   filled into the draw matrix by row, times the symmetric square root of
+   ``varmat`` from its eigen decomposition;
+3. ``rnorm(N, sd = sigma)``, the residuals;
+4. ``dplyr::sample_frac(df, balanced)``: ``sample.int(N, round(N * balanced))``,
+   which shuffles the rows even when ``balanced`` is 1.
+"""
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from .rng import RStream
+
+MAX_ROWS = 10_000_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The arguments of the article's ``create_data()``, with its defaults.
+
+    Parameters
+    ----------
+    obs_per_cluster : int
+        Observations drawn per cluster, before ``balanced`` subsamples them.
+    n_cluster : int
+        Number of clusters, numbered 1 to ``n_cluster``.
+    intercept, beta : float
+        The fixed (population-average) intercept and slope.
+    sigma : float
+        Residual standard deviation.
+    sd_int, sd_slope : float
+        Standard deviations of the cluster intercepts and slopes.
+    cor : float
+        Placed off the diagonal of the random-effects covariance matrix.  As in
+        the article's R code, it acts as a **covariance**, not a correlation:
+        the correlation is ``cor / (sd_int * sd_slope)``.
+    balanced : float
+        Fraction of the rows kept, in [0, 1]; below 1 clusters end up with
+        different numbers of observations.
+    seed : int
+        The seed for R's ``set.seed``.
+    """
+
+    obs_per_cluster: int = 10
+    n_cluster: int = 100
+    intercept: float = 1.0
+    beta: float = 0.5
+    sigma: float = 1.0
+    sd_int: float = 0.5
+    sd_slope: float = 0.25
+    cor: float = 0.0
+    balanced: float = 1.0
+    seed: int = 888
+
+    def __post_init__(self):
+        _validate(self)
+
+    def as_dict(self):
+        """Return the settings as a plain dict."""
+        return asdict(self)
+
+    @property
+    def covariance(self):
+        """The random-effects covariance matrix, ``cor`` placed as the R code does."""
+        return np.array([[self.sd_int**2, self.cor], [self.cor, self.sd_slope**2]])
+
+
+def _is_integer(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_))
+
+
+def _validate(settings):
+    for name in ("obs_per_cluster", "n_cluster"):
+        value = getattr(settings, name)
+        if not _is_integer(value) or value < 1:
+            raise ValueError(f"{name} must be a positive integer (1 or more), got {value!r}")
+    rows = settings.obs_per_cluster * settings.n_cluster
+    if rows > MAX_ROWS:
+        raise ValueError(
+            f"obs_per_cluster * n_cluster must be at most {MAX_ROWS:,}, got {rows:,}")
+    for name in ("intercept", "beta", "cor"):
+        value = getattr(settings, name)
+        if not _is_real(value) or not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+    for name in ("sigma", "sd_int", "sd_slope"):
+        value = getattr(settings, name)
+        if not _is_real(value) or not math.isfinite(value) or value < 0:
+            raise ValueError(
+                f"{name} must be a finite number in [0, inf), got {value!r}")
+    balanced = settings.balanced
+    if isinstance(balanced, (bool, np.bool_)):
+        balanced = float(balanced)  # R's TRUE is a fraction of 1
+    if not _is_real(balanced) or not 0 <= balanced <= 1:
+        raise ValueError(f"balanced must be a number in [0, 1], got {settings.balanced!r}")
+    if not _is_integer(settings.seed) or abs(settings.seed) > 2**31 - 1:
+        raise ValueError(
+            f"seed must be an integer in [-2147483647, 2147483647], got {settings.seed!r}")
+    eigenvalues = np.linalg.eigvalsh(settings.covariance)
+    # mvtnorm's own tolerance for "numerically not positive semidefinite".
+    if eigenvalues.min() < -math.sqrt(np.finfo(float).eps) * abs(eigenvalues.max()):
+        limit = settings.sd_int * settings.sd_slope
+        raise ValueError(
+            f"cor must be in [-{limit:g}, {limit:g}] (sd_int * sd_slope) for these "
+            f"standard deviations, got {settings.cor!r}: cor is the covariance of "
+            "intercepts and slopes, as in the article's R code, and a larger one makes "
+            "the covariance matrix not positive semi-definite")
+
+
+# The article's six settings; every other argument keeps its default.
+SCENARIOS = {
+    "baseline": Settings(),
+    "more_variance": Settings(sd_int=1, sd_slope=1),
+    "more_slope_variance": Settings(sd_int=0.25, sd_slope=1),
+    "few_obs": Settings(obs_per_cluster=3),
+    "many_obs": Settings(obs_per_cluster=100),
+    "unbalanced": Settings(balanced=0.5, sd_int=0.5, sd_slope=0.5, sigma=0.25),
+}
+
+
+def _symmetric_sqrt(matrix):
+    """Return ``V diag(sqrt(max(l, 0))) V'``, mvtnorm's ``method = "eigen"`` factor."""
+    values, vectors = np.linalg.eigh(matrix)
+    return (vectors * np.sqrt(np.maximum(values, 0))) @ vectors.T
+
+
+def create_data(obs_per_cluster=10, n_cluster=100, intercept=1.0, beta=0.5, sigma=1.0,
+                sd_int=0.5, sd_slope=0.25, cor=0.0, balanced=1.0, seed=888,
+                with_truth=False):
+    """Simulate clustered data exactly as the article's R ``create_data()`` does.
+
+    The model is ``y = (intercept + a_j) + (beta + b_j) * x + e`` with
+    ``x ~ N(0, 1)``, ``e ~ N(0, sigma^2)`` and cluster effects ``(a_j, b_j)``
+    drawn from a bivariate normal with covariance
+    ``[[sd_int^2, cor], [cor, sd_slope^2]]``.  Note that ``cor`` sits in the
+    matrix as a **covariance**, as in the article's R code, so its correlation
+    is ``cor / (sd_int * sd_slope)``.
+
+    Parameters
+    ----------
+    obs_per_cluster, n_cluster, intercept, beta, sigma, sd_int, sd_slope, cor, balanced, seed
+        See :class:`Settings`.
+    with_truth : bool, default False
+        Also return each cluster's true intercept and slope.
+
+    Returns
+    -------
+    pandas.DataFrame or tuple of pandas.DataFrame
+        Columns ``y, x, cluster`` in R's row order; with ``with_truth``, also a
+        frame with columns ``cluster, intercept, slope`` for every cluster
+        (including clusters that ``balanced`` left without rows).
+
+    Raises
+    ------
+    ValueError
+        If a parameter is out of its allowed range; the message names it.
+    """
+    settings = Settings(obs_per_cluster, n_cluster, intercept, beta, sigma, sd_int,
+                        sd_slope, cor, balanced, seed)
+    return simulate(settings, with_truth=with_truth)
+
+
+def simulate(settings, with_truth=False):
+    """Simulate data for a :class:`Settings`; see :func:`create_data`."""
+    s = settings
+    stream = RStream(s.seed)
+    rows = s.obs_per_cluster * s.n_cluster
+    cluster = np.repeat(np.arange(1, s.n_cluster + 1), s.obs_per_cluster)
+    x = stream.rnorm(rows)
+    effects = stream.rnorm(2 * s.n_cluster).reshape(s.n_cluster, 2) @ _symmetric_sqrt(
+        s.covariance)
+    index = cluster - 1
+    y = (s.intercept + effects[index, 0]) + (s.beta + effects[index, 1]) * x + stream.rnorm(
+        rows, sd=s.sigma)
+    kept = stream.sample_int(rows, round(rows * float(s.balanced))) - 1
+    data = pd.DataFrame({"y": y[kept], "x": x[kept], "cluster": cluster[kept]})
+    if not with_truth:
+        return data
+    truth = pd.DataFrame({"cluster": np.arange(1, s.n_cluster + 1),
+                          "intercept": s.intercept + effects[:, 0],
+                          "slope": s.beta + effects[:, 1]})
+    return data, truth

@@ -1,0 +1,79 @@
+"""Text and JSON views of a :class:`shrinkage.fit.MixedFit`."""
+
+import math
+
+
+def _number_or_none(value):
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def fit_to_dict(fit):
+    """Return ``fit`` as plain data, in the layout of lme4's reference JSON.
+
+    Keys: ``nobs, ngroups, converged, singular, reml_criterion,
+    scaled_residual_quantiles, fixed_effects, variance, clusters``; estimates
+    that do not exist (a slope for a one-observation cluster, a correlation
+    when a variance is zero) are ``None``.
+    """
+    fixed = {name: {key: float(row[key]) for key in ("estimate", "std_error", "t_value")}
+             for name, row in fit.fixed_effects.iterrows()}
+    clusters = [
+        {"cluster": int(row.cluster), "n": int(row.n),
+         "ols_intercept": _number_or_none(row.ols_intercept),
+         "ols_slope": _number_or_none(row.ols_slope),
+         "mixed_intercept": float(row.mixed_intercept),
+         "mixed_slope": float(row.mixed_slope)}
+        for row in fit.clusters.itertuples()]
+    return {
+        "nobs": fit.nobs,
+        "ngroups": fit.ngroups,
+        "converged": fit.converged,
+        "singular": fit.singular,
+        "reml_criterion": fit.reml_criterion,
+        "scaled_residual_quantiles": [float(q) for q in fit.scaled_residual_quantiles],
+        "fixed_effects": fixed,
+        "variance": {key: _number_or_none(value) for key, value in fit.variance.items()},
+        "clusters": clusters,
+    }
+
+
+def summary_text(fit):
+    """Return ``fit`` laid out like R's ``summary(lmer(y ~ x + (x | cluster)))``.
+
+    Precision follows the article's printed table: criterion to 0.1, variances
+    and standard deviations to 4 decimals, the correlation to 2, fixed effects
+    and their standard errors to 5, t values to 2.
+    """
+    v = fit.variance
+    corr = "" if math.isnan(v["correlation"]) else f"{v['correlation']:.2f}"
+    q = fit.scaled_residual_quantiles
+    fe = fit.fixed_effects
+    lines = [
+        "Linear mixed model fit by REML",
+        "Formula: y ~ x + (x | cluster)",
+        "",
+        f"REML criterion at convergence: {fit.reml_criterion:.1f}",
+        "",
+        "Scaled residuals:",
+        "".join(f"{label:>9}" for label in ("Min", "1Q", "Median", "3Q", "Max")),
+        "".join(f"{value:9.4f}" for value in q),
+        "",
+        "Random effects:",
+        f" {'Groups':<9}{'Name':<12}{'Variance':>9}{'Std.Dev.':>9}{'Corr':>6}",
+        f" {'cluster':<9}{'(Intercept)':<12}{v['intercept']:9.4f}"
+        f"{math.sqrt(v['intercept']):9.4f}",
+        f" {'':<9}{'x':<12}{v['slope']:9.4f}{math.sqrt(v['slope']):9.4f}{corr:>6}",
+        f" {'Residual':<21}{v['residual']:9.4f}{math.sqrt(v['residual']):9.4f}",
+        f"Number of obs: {fit.nobs}, groups:  cluster, {fit.ngroups}",
+        "",
+        "Fixed effects:",
+        f"{'':<12}{'Estimate':>9}{'Std. Error':>11}{'t value':>8}",
+    ]
+    for name, label in (("Intercept", "(Intercept)"), ("x", "x")):
+        row = fe.loc[name]
+        lines.append(f"{label:<12}{row.estimate:9.5f}{row.std_error:11.5f}{row.t_value:8.2f}")
+    if fit.singular:
+        lines += ["", "boundary (singular) fit: a variance is estimated at zero or the "
+                  "correlation at +-1"]
+    return "\n".join(lines)

@@ -1,0 +1,155 @@
+"""The shrinkage animation: its data, its files and its command line."""
+import re
+import subprocess
+import sys
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from shrinkage import SCENARIOS, create_data, fit_models, simulate
+from shrinkage.animate import plot_shrinkage, render_files, save_static, shrinkage_paths
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    return fit_models(simulate(SCENARIOS["baseline"]))
+
+
+def test_paths_run_from_own_fits_to_mixed_estimates(baseline):
+    paths = shrinkage_paths(baseline)
+    c = baseline.clusters
+    np.testing.assert_array_equal(paths.start, c[["ols_intercept", "ols_slope"]].to_numpy())
+    np.testing.assert_array_equal(paths.end, c[["mixed_intercept", "mixed_slope"]].to_numpy())
+    np.testing.assert_array_equal(paths.centre, baseline.fixed_effects["estimate"].to_numpy())
+
+
+def test_view_is_the_baseline_zoom_unless_overridden(baseline):
+    b0, b1 = baseline.fixed_effects["estimate"]
+    paths = shrinkage_paths(baseline)
+    np.testing.assert_allclose(paths.xlim, (b0 - 1.5, b0 + 1.5))
+    np.testing.assert_allclose(paths.ylim, (b1 - 0.75, b1 + 0.75))
+    wide = shrinkage_paths(baseline, zoom_sd=(1, 1))
+    np.testing.assert_allclose(wide.ylim, (b1 - 3, b1 + 3))
+    with pytest.raises(ValueError, match="zoom_sd must be two positive"):
+        shrinkage_paths(baseline, zoom_sd=(0, 1))
+
+
+def test_farther_clusters_are_more_opaque(baseline):
+    paths = shrinkage_paths(baseline)
+    assert paths.opacity.min() == pytest.approx(0.1) and paths.opacity.max() == pytest.approx(1)
+    start = paths.start
+    spread = start.std(axis=0)
+    distance = (np.abs(start - paths.centre) / spread).mean(axis=1)
+    assert np.argmax(paths.opacity) == np.argmax(distance)
+    # Opacity is a monotone function of that distance.
+    order = np.argsort(distance)
+    assert np.all(np.diff(paths.opacity[order]) >= 0)
+    assert np.ptp(paths.sizes) == 0  # balanced: one size for all
+
+
+def test_unbalanced_sizes_and_singletons():
+    fit = fit_models(create_data(seed=6, balanced=0.2))
+    paths = shrinkage_paths(fit)
+    n = fit.clusters["n"].to_numpy()
+    assert paths.sizes[np.argmax(n)] == paths.sizes.max() > paths.sizes[np.argmin(n)]
+    single = n == 1
+    assert not paths.own_slope[single].any() and paths.own_slope[~single].all()
+    # A cluster without its own slope starts at the population slope.
+    np.testing.assert_allclose(paths.start[single, 1], paths.centre[1])
+
+
+def media_info(path):
+    probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", str(path)],
+                           capture_output=True, text=True).stderr
+    duration = re.search(r"Duration: (\d+):(\d+):([\d.]+)", probe).groups()
+    seconds = 3600 * int(duration[0]) + 60 * int(duration[1]) + float(duration[2])
+    width, height = map(int, re.search(r"Video: .*?, (\d+)x(\d+)", probe).groups())
+    return probe, seconds, width, height
+
+
+def test_mp4_is_light_deterministic_and_timed_like_the_article(baseline, tmp_path):
+    first = render_files(baseline, tmp_path / "a.mp4", static=tmp_path / "a.png")
+    second = render_files(baseline, tmp_path / "b.mp4", static=tmp_path / "b.png")
+    assert first == [tmp_path / "a.mp4", tmp_path / "a.png"]
+    assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    probe, seconds, width, height = media_info(tmp_path / "a.mp4")
+    assert "h264" in probe and "yuv420p" in probe
+    # 60 moving frames and a 6 s hold at 10 fps.
+    assert seconds == pytest.approx(12.0, abs=0.05) and (width, height) == (600, 450)
+    assert (tmp_path / "a.mp4").stat().st_size <= 300_000
+    assert imread(tmp_path / "a.png").shape[:2] == (450, 600)
+
+
+def frame(path, index, tmp_path):
+    out = tmp_path / f"frame{index}.png"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(path),
+                    "-vf", f"select=eq(n\\,{index})", "-vframes", "1", str(out)], check=True)
+    return imread(out)[..., :3]
+
+
+def test_frames_move_then_hold(baseline, tmp_path):
+    video = tmp_path / "v.mp4"
+    render_files(baseline, video)
+    first, middle, end, last = (frame(video, i, tmp_path) for i in (0, 30, 60, 119))
+    assert np.abs(first - middle).mean() > 0.002
+    # The hold repeats the end state (up to compression noise).
+    assert np.abs(end - last).mean() < 0.002
+    # Salmon (#F49E71) dominates the start and olive (#808133) the end.
+    salmon, olive = np.array([0xF4, 0x9E, 0x71]) / 255, np.array([0x80, 0x81, 0x33]) / 255
+
+    def count(image, colour):
+        plot_area = image[:, :460]  # left of the legend, which shows both colours
+        return int((np.abs(plot_area - colour).max(axis=-1) < 0.08).sum())
+
+    assert count(first, salmon) > 5 * max(count(first, olive), 1)
+    assert count(last, olive) > 5 * max(count(last, salmon), 1)
+
+
+def test_gif_on_request(baseline, tmp_path):
+    render_files(baseline, tmp_path / "a.gif")
+    data = (tmp_path / "a.gif").read_bytes()
+    assert data[:6] == b"GIF89a"
+    assert media_info(tmp_path / "a.gif")[1] == pytest.approx(12.0, abs=0.1)
+
+
+def test_svg_is_reproducible(baseline, tmp_path):
+    save_static(plot_shrinkage(baseline), tmp_path / "a.svg")
+    save_static(plot_shrinkage(baseline), tmp_path / "b.svg")
+    text = (tmp_path / "a.svg").read_text()
+    assert text == (tmp_path / "b.svg").read_text() and "<dc:date>" not in text
+
+
+def test_bad_file_names_are_refused(baseline, tmp_path):
+    with pytest.raises(ValueError, match="out must end in .mp4 or .gif"):
+        render_files(baseline, tmp_path / "a.avi")
+    with pytest.raises(ValueError, match="static must end in .png or .svg"):
+        render_files(baseline, tmp_path / "a.mp4", static=tmp_path / "a.jpg")
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "shrinkage", "animate", *args],
+                          capture_output=True, text=True)
+
+
+def test_cli_renders_any_setting(tmp_path):
+    result = run_cli("--obs-per-cluster", "3", "--out", str(tmp_path / "few.mp4"),
+                     "--static", str(tmp_path / "few.svg"))
+    assert result.returncode == 0, result.stderr
+    assert media_info(tmp_path / "few.mp4")[1] == pytest.approx(12.0, abs=0.05)
+    assert (tmp_path / "few.svg").read_text().startswith("<?xml")
+
+
+@pytest.mark.parametrize("args, name", [
+    (["--balanced", "7"], "balanced"),
+    (["--obs-per-cluster", "2"], "observations"),
+    (["--static", "x.bmp"], "static"),
+])
+def test_cli_bad_settings_exit_2(args, name, tmp_path):
+    result = run_cli("--out", str(tmp_path / "x.mp4"), *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and name in lines[0]
+    assert not (tmp_path / "x.mp4").exists()

@@ -1,0 +1,166 @@
+"""The data generator against R's numbers."""
+import subprocess
+import sys
+from io import StringIO
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shrinkage import SCENARIOS, Settings, create_data
+from shrinkage.rng import RStream, qnorm
+
+
+# Values as R 4.x prints them (sample.kind = "Rejection", normal.kind = "Inversion");
+# the article settings below check the full precision against R's CSV output.
+def test_uniforms_match_r():
+    # R: set.seed(42); runif(3)
+    np.testing.assert_allclose(RStream(42).unif_rand(3), [0.9148060, 0.9370754, 0.2861395],
+                               rtol=0, atol=5e-8)
+
+
+def test_normals_match_r():
+    # R: set.seed(42); rnorm(3)
+    np.testing.assert_allclose(RStream(42).rnorm(3), [1.3709584, -0.5646982, 0.3631284],
+                               rtol=0, atol=5e-8)
+    # R: set.seed(123); rnorm(3, sd = 2), twice R's set.seed(123); rnorm(3)
+    np.testing.assert_allclose(RStream(123).rnorm(3, sd=2),
+                               2 * np.array([-0.56047565, -0.23017749, 1.55870831]),
+                               rtol=0, atol=1e-7)
+
+
+def test_sample_matches_r():
+    # R: set.seed(42); sample.int(10)
+    assert RStream(42).sample_int(10, 10).tolist() == [1, 5, 10, 8, 2, 4, 6, 9, 7, 3]
+
+
+def test_rnorm_with_zero_sd_draws_nothing():
+    # R's rnorm(n, sd = 0) returns the mean without touching the stream.
+    stream = RStream(7)
+    assert stream.rnorm(5, sd=0).tolist() == [0.0] * 5
+    np.testing.assert_array_equal(stream.unif_rand(2), RStream(7).unif_rand(2))
+
+
+def test_qnorm_inverts_the_normal_cdf():
+    from scipy.stats import norm
+    p = np.array([1e-300, 1e-20, 1e-5, 0.02, 0.3, 0.5, 0.7, 0.975, 1 - 1e-12])
+    np.testing.assert_allclose(qnorm(p), norm.ppf(p), rtol=1e-13)
+
+
+def test_article_settings_match_r(article_case):
+    name, args, r_data, _ = article_case
+    data = create_data(**args)
+    assert list(data.columns) == ["y", "x", "cluster"]
+    # Same row order: R's sample_frac shuffles even when balanced = TRUE.
+    np.testing.assert_array_equal(data["cluster"].to_numpy(), r_data["cluster"].to_numpy())
+    # The CSV keeps 15 significant digits, so 1e-12 is far above its rounding.
+    np.testing.assert_allclose(data["x"], r_data["x"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(data["y"], r_data["y"], rtol=0, atol=1e-12)
+
+
+def test_scenarios_are_the_article_settings(article_case):
+    name, args, _, _ = article_case
+    assert SCENARIOS[name] == Settings(**args)
+
+
+def test_truth_is_fixed_effects_plus_drawn_effects():
+    data, truth = create_data(n_cluster=4000, sd_int=0.5, sd_slope=0.25, cor=0.1,
+                              seed=31, obs_per_cluster=2, with_truth=True)
+    assert truth["cluster"].tolist() == list(range(1, 4001))
+    effects = truth[["intercept", "slope"]].to_numpy() - [1.0, 0.5]
+    # cor enters as a covariance: 0.1 / (0.5 * 0.25) = 0.8 correlation.
+    np.testing.assert_allclose(np.cov(effects.T), [[0.25, 0.1], [0.1, 0.0625]], atol=0.01)
+    np.testing.assert_allclose(np.corrcoef(effects.T)[0, 1], 0.8, atol=0.02)
+
+
+def test_truth_and_data_agree_without_noise():
+    data, truth = create_data(sigma=0, seed=5, n_cluster=7, obs_per_cluster=4,
+                              with_truth=True)
+    line = truth.set_index("cluster").loc[data["cluster"]]
+    np.testing.assert_allclose(data["y"], line["intercept"].to_numpy()
+                               + line["slope"].to_numpy() * data["x"].to_numpy(), atol=1e-14)
+
+
+def test_balanced_keeps_a_rounded_fraction_and_shuffles():
+    full = create_data(n_cluster=9, obs_per_cluster=5, seed=3)
+    half = create_data(n_cluster=9, obs_per_cluster=5, seed=3, balanced=0.5)
+    assert len(full) == 45 and len(half) == 22  # R: round(45 * 0.5) is 22 (half to even)
+    assert not full["cluster"].is_monotonic_increasing
+    assert create_data(n_cluster=3, obs_per_cluster=1, balanced=0).empty
+
+
+def test_other_seeds_give_other_data():
+    a, b = create_data(seed=1), create_data(seed=2)
+    assert not np.allclose(a["y"], b["y"])
+    pd.testing.assert_frame_equal(create_data(seed=-5), create_data(seed=-5))
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("obs_per_cluster", 0, "obs_per_cluster must be a positive integer"),
+    ("obs_per_cluster", 2.5, "obs_per_cluster must be a positive integer"),
+    ("n_cluster", -3, "n_cluster must be a positive integer"),
+    ("n_cluster", True, "n_cluster must be a positive integer"),
+    ("sigma", -1, r"sigma must be a finite number in \[0, inf\)"),
+    ("sd_int", float("inf"), r"sd_int must be a finite number in \[0, inf\)"),
+    ("sd_slope", float("nan"), r"sd_slope must be a finite number in \[0, inf\)"),
+    ("intercept", float("nan"), "intercept must be a finite number"),
+    ("beta", "1", "beta must be a finite number"),
+    ("balanced", 1.5, r"balanced must be a number in \[0, 1\]"),
+    ("balanced", -0.1, r"balanced must be a number in \[0, 1\]"),
+    ("seed", 1.5, "seed must be an integer"),
+    ("seed", 2**31, "seed must be an integer in"),
+    ("cor", 0.2, r"cor must be in \[-0.125, 0.125\].*covariance"),
+])
+def test_bad_settings_are_refused(name, value, expected):
+    with pytest.raises(ValueError, match=expected):
+        create_data(**{name: value})
+
+
+def test_too_many_rows_are_refused():
+    with pytest.raises(ValueError, match="obs_per_cluster \\* n_cluster must be at most"):
+        create_data(obs_per_cluster=10_000, n_cluster=10_000)
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "shrinkage", *args],
+                          capture_output=True, text=True)
+
+
+def test_cli_writes_exact_csv(tmp_path):
+    result = run_cli("data", "--obs-per-cluster", "3", "--seed", "11", "--cor", "0.05")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "y,x,cluster"
+    pd.testing.assert_frame_equal(pd.read_csv(StringIO(result.stdout)),
+                                  create_data(obs_per_cluster=3, seed=11, cor=0.05),
+                                  check_exact=True)
+    out = tmp_path / "d.csv"
+    assert run_cli("data", "--out", str(out)).returncode == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out), create_data(), check_exact=True)
+
+
+def test_cli_help_lists_every_option_with_default():
+    text = " ".join(run_cli("data", "--help").stdout.split())
+    for option, default in [("--obs-per-cluster N", "10"), ("--n-cluster N", "100"),
+                            ("--intercept F", "1"), ("--beta F", "0.5"), ("--sigma F", "1"),
+                            ("--sd-int F", "0.5"), ("--sd-slope F", "0.25"), ("--cor F", "0"),
+                            ("--balanced F", "1"), ("--seed N", "888")]:
+        # The option's own help entry: the last mention, after the usage line.
+        entry = text.rsplit(option, 1)[1].split(" --")[0]
+        assert f"(default: {default})" in entry, (option, entry)
+    assert "--out FILE" in text
+
+
+@pytest.mark.parametrize("args, name", [
+    (["--n-cluster", "0"], "n_cluster"),
+    (["--n-cluster", "ten"], "--n-cluster"),
+    (["--balanced", "2"], "balanced"),
+    (["--sd-int", "-1"], "sd_int"),
+    (["--cor", "1"], "cor"),
+    (["--seed", "3000000000"], "seed"),
+])
+def test_cli_bad_input_exits_2_with_one_line(args, name):
+    result = run_cli("data", *args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and name in lines[0] and "Traceback" not in result.stderr

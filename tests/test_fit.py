@@ -1,0 +1,212 @@
+"""The fits against lme4, and against statsmodels where R has no reference here."""
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shrinkage import ConvergenceError, UnidentifiableError, create_data, fit_models, no_pooling
+from shrinkage import fit as fit_module
+
+
+@pytest.fixture(scope="module")
+def fitted(article_case):
+    name, args, r_data, r_fit = article_case
+    return fit_models(create_data(**args)), r_fit
+
+
+def test_reml_criterion_matches_lme4(fitted):
+    fit, r = fitted
+    # R: -2 * logLik(mod)   (REML)
+    assert fit.reml_criterion == pytest.approx(r["reml_criterion"], abs=0.01)
+    assert fit.nobs == r["nobs"] and fit.ngroups == r["ngroups"]
+    assert fit.singular == r["singular"] and fit.converged
+
+
+def test_fixed_effects_match_lme4(fitted):
+    fit, r = fitted
+    for name in ("Intercept", "x"):
+        # R: summary(mod)$coefficients[name, ]
+        for key in ("estimate", "std_error"):
+            assert fit.fixed_effects.loc[name, key] == pytest.approx(
+                r["fixed_effects"][name][key], abs=1e-3)
+        assert fit.fixed_effects.loc[name, "t_value"] == pytest.approx(
+            r["fixed_effects"][name]["t_value"], rel=1e-3)
+
+
+def test_variance_components_match_lme4(fitted):
+    fit, r = fitted
+    # R: as.data.frame(VarCorr(mod))$vcov, and $sdcor for the correlation
+    for key in ("intercept", "slope", "covariance", "residual", "correlation"):
+        assert fit.variance[key] == pytest.approx(r["variance"][key], abs=2e-3), key
+
+
+def test_scaled_residuals_match_lme4(fitted):
+    fit, r = fitted
+    # R: quantile(residuals(mod, scaled = TRUE))
+    np.testing.assert_allclose(fit.scaled_residual_quantiles, r["scaled_residual_quantiles"],
+                               atol=1e-3)
+
+
+def test_cluster_estimates_match_lme4(fitted):
+    fit, r = fitted
+    ref = pd.DataFrame(r["clusters"])
+    ours = fit.clusters
+    np.testing.assert_array_equal(ours["cluster"], ref["cluster"])
+    np.testing.assert_array_equal(ours["n"], ref["n"])
+    # R: coef(lmList(y ~ x | cluster, df))
+    np.testing.assert_allclose(ours[["ols_intercept", "ols_slope"]],
+                               ref[["ols_intercept", "ols_slope"]], rtol=0, atol=1e-6)
+    # R: coef(mod)$cluster
+    np.testing.assert_allclose(ours[["mixed_intercept", "mixed_slope"]],
+                               ref[["mixed_intercept", "mixed_slope"]], rtol=0, atol=5e-3)
+
+
+def test_baseline_summary_shows_the_article_table():
+    text = fit_models(create_data()).summary()
+    for value in ("REML criterion at convergence: 3012.2", "0.2914", "0.0599", "0.30",
+                  "0.9924", "0.93647", "0.06282", "0.54405", "0.04270",
+                  "Number of obs: 1000, groups:  cluster, 100"):
+        assert value in text, value
+    assert "singular" not in text
+
+
+def statsmodels_reml(model, fit):
+    """-2 REML log-likelihood from statsmodels' own MixedLM code at ``fit``'s estimates."""
+    from statsmodels.regression.mixed_linear_model import MixedLMParams
+
+    v = fit.variance
+    cov_re = np.array([[v["intercept"], v["covariance"]], [v["covariance"], v["slope"]]])
+    params = MixedLMParams.from_components(fit.fixed_effects["estimate"].to_numpy(),
+                                           cov_re=cov_re / v["residual"])
+    return -2 * model.loglike(params, profile_fe=False)
+
+
+def best_statsmodels_fit(model):
+    """The lowest REML criterion any of statsmodels' optimisers reaches."""
+    best = np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for method in ("bfgs", "lbfgs", "powell"):
+            try:
+                best = min(best, -2 * model.fit(reml=True, method=method).llf)
+            except (np.linalg.LinAlgError, ValueError):
+                pass
+    return best
+
+
+# Settings R was not run on: other seeds, correlated effects, sparse unbalanced data with
+# singleton clusters, and 1,000 clusters.
+@pytest.mark.parametrize("args", [
+    dict(seed=1), dict(seed=4, cor=0.1), dict(seed=5, cor=-0.1, obs_per_cluster=5),
+    dict(seed=6, balanced=0.2), dict(seed=9, obs_per_cluster=3, balanced=0.8),
+    dict(seed=13, intercept=100, beta=-50),
+    dict(seed=21, n_cluster=1000, obs_per_cluster=8),
+], ids=str)
+def test_optimum_agrees_with_statsmodels_likelihood(args):
+    data = create_data(**args)
+    fit = fit_models(data)
+    assert not fit.singular
+    import statsmodels.formula.api as smf
+
+    model = smf.mixedlm("y ~ x", data, groups=data["cluster"], re_formula="~x")
+    # No statsmodels optimiser finds a lower criterion.
+    assert fit.reml_criterion <= best_statsmodels_fit(model) + 1e-6
+    # Two independent implementations of the same criterion at the same point.
+    assert fit.reml_criterion == pytest.approx(statsmodels_reml(model, fit), abs=1e-6)
+
+
+@pytest.mark.parametrize("args", [dict(sd_int=0, seed=3), dict(sigma=5, seed=12),
+                                  dict(sd_int=0, sd_slope=0, seed=10)], ids=str)
+def test_boundary_fits_are_reported_not_refused(args):
+    fit = fit_models(create_data(**args))
+    assert fit.singular
+    assert "boundary (singular) fit" in fit.summary()
+    # At the boundary a variance is zero or the correlation is +-1.
+    v = fit.variance
+    assert (min(v["intercept"], v["slope"]) < 1e-6 or np.isnan(v["correlation"])
+            or abs(v["correlation"]) > 0.999)
+    # Still the optimum: no nearby interior point is better.
+    sums = fit_module.ClusterSums.from_data(create_data(**args))
+    for step in np.eye(3) * 1e-3:
+        assert fit_module.reml_criterion(np.abs(fit.theta + step), sums) >= fit.reml_criterion - 1e-9
+
+
+def test_singletons_have_an_intercept_and_no_slope():
+    data = create_data(seed=6, balanced=0.2)
+    fit = fit_models(data)
+    singles = fit.clusters[fit.clusters["n"] == 1]
+    assert len(singles) > 10
+    assert singles["ols_slope"].isna().all()
+    own_y = data.groupby("cluster")["y"].first().loc[singles["cluster"]]
+    np.testing.assert_allclose(singles["ols_intercept"], own_y.to_numpy())
+    assert singles[["mixed_intercept", "mixed_slope"]].notna().all().all()
+    rows = {row["cluster"]: row for row in fit.to_dict()["clusters"]}
+    assert all(rows[c]["ols_slope"] is None for c in singles["cluster"])
+
+
+def test_constant_x_in_a_cluster_gives_no_slope():
+    data = pd.DataFrame({"cluster": [1, 1, 2, 2, 2], "x": [0.3, 0.3, -1.0, 0.0, 2.0],
+                         "y": [1.0, 2.0, 0.0, 1.0, 3.0]})
+    table = no_pooling(data).set_index("cluster")
+    assert np.isnan(table.loc[1, "ols_slope"]) and table.loc[1, "ols_intercept"] == 1.5
+    # Cluster 2's points lie on y = x + 1 exactly.
+    assert table.loc[2, "ols_slope"] == pytest.approx(1.0, abs=1e-12)
+    assert table.loc[2, "ols_intercept"] == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("args, match", [
+    (dict(obs_per_cluster=2), "no more than the 200 random effects"),
+    (dict(obs_per_cluster=1), "use at least 3 observations per cluster"),
+    (dict(n_cluster=1), "at least 2"),
+    (dict(obs_per_cluster=3, balanced=0.3), "larger balanced fraction"),
+    (dict(sigma=0), "no variation around each cluster's own line"),
+], ids=str)
+def test_unidentifiable_settings_are_refused(args, match):
+    with pytest.raises(UnidentifiableError, match=match):
+        fit_models(create_data(**args))
+
+
+def test_unverified_optimum_raises(monkeypatch):
+    # An optimiser that stops short must not produce a result.
+    monkeypatch.setattr(fit_module, "_minimise", lambda sums: np.array([1.0, 0.0, 1.0]))
+    with pytest.raises(ConvergenceError, match="did not reach a verified optimum"):
+        fit_models(create_data())
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "shrinkage", "fit", *args],
+                          capture_output=True, text=True)
+
+
+def test_cli_json_has_the_reference_layout():
+    result = run_cli("--json", "--balanced", "0.5", "--sd-slope", "0.5", "--sigma", "0.25")
+    assert result.returncode == 0, result.stderr
+    ours = json.loads(result.stdout)
+    with open("tests/reference/unbalanced.json") as handle:
+        ref = json.load(handle)
+    assert set(ref) - {"params", "lme4", "R"} == set(ours) - {"converged"}
+    assert ours["converged"] is True
+    assert set(ours["variance"]) == set(ref["variance"])
+    assert set(ours["clusters"][0]) == set(ref["clusters"][0])
+    assert len(ours["scaled_residual_quantiles"]) == 5
+    assert ours["reml_criterion"] == pytest.approx(ref["reml_criterion"], abs=0.01)
+
+
+def test_cli_prints_the_summary():
+    result = run_cli()
+    assert result.returncode == 0
+    assert "REML criterion at convergence: 3012.2" in result.stdout
+
+
+@pytest.mark.parametrize("args, name", [(["--obs-per-cluster", "2"], "observations"),
+                                        (["--sigma", "-1"], "sigma"),
+                                        (["--n-cluster", "1"], "cluster")])
+def test_cli_refusals_exit_2_with_one_line(args, name):
+    result = run_cli(*args)
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and name in lines[0]
