@@ -1,6 +1,18 @@
-"""Shrinkage in mixed models: data, fits and animations for the book."""
+"""Shrinkage in mixed models: data, fits and animations for the book.
+
+The modules follow the book's flow, each using only the ones before it:
+``rng`` and ``data`` (simulate the article's data) -> ``fit`` (no-pooling and
+mixed-model estimates) -> ``report`` and ``measure`` (lme4-style output, how much
+shrinkage and whether it pays) -> ``animate`` (the shrinkage figure and
+animation) -> ``figures`` (the comparisons across scenarios).
+"""
+from .animate import plot_shrinkage, render_files, shrinkage_paths
 from .data import SCENARIOS, Settings, create_data, simulate
 from .fit import ConvergenceError, MixedFit, UnidentifiableError, fit_models, no_pooling
+from .measure import estimation_error, random_effects_ellipse, shrinkage_fraction, textbook_fraction
+from .report import parameter_recovery
 
 __all__ = ["SCENARIOS", "Settings", "create_data", "simulate", "ConvergenceError",
-           "MixedFit", "UnidentifiableError", "fit_models", "no_pooling"]
+           "MixedFit", "UnidentifiableError", "fit_models", "no_pooling",
+           "parameter_recovery", "estimation_error", "random_effects_ellipse",
+           "shrinkage_fraction", "textbook_fraction", "plot_shrinkage", "render_files", "shrinkage_paths"]

@@ -29,6 +29,7 @@ HOLD_SECONDS = 6
 FPS = 10
 SIZE_INCHES = (6.0, 4.5)
 DPI = 100  # 600 x 450 pixels
+_MARGINS = {"left": 0.12, "right": 0.78, "bottom": 0.13, "top": 0.96}  # legend on the right
 STATIC_FORMATS = {".png", ".svg"}
 ANIMATION_FORMATS = {".mp4", ".gif"}
 
@@ -128,13 +129,11 @@ def _new_figure():
 
     fig = Figure(figsize=SIZE_INCHES, dpi=DPI, facecolor=BACKGROUND)
     ax = fig.add_subplot()
-    fig.subplots_adjust(left=0.12, right=0.78, bottom=0.13, top=0.96)
+    fig.subplots_adjust(**_MARGINS)
     return fig, ax
 
 
-def _decorate(fig, ax, paths):
-    from matplotlib.lines import Line2D
-
+def _decorate(fig, ax, paths, legend=True):
     ax.set_facecolor(BACKGROUND)
     ax.set_xlim(paths.xlim)
     ax.set_ylim(paths.ylim)
@@ -142,16 +141,24 @@ def _decorate(fig, ax, paths):
     ax.set_ylabel("Slope for x")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    if legend:
+        # A figure legend stays out of the animated axes, so it is drawn once for all frames.
+        add_legend(fig, with_singletons=not paths.own_slope.all(), loc="center left",
+                   bbox_to_anchor=(0.79, 0.5))
+
+
+def add_legend(fig, with_singletons=False, **placement):
+    """Add the shrinkage plot's legend (titled "Model") to ``fig``."""
+    from matplotlib.lines import Line2D
+
     handles = [Line2D([], [], ls="", marker="o", color=colour, label=label)
                for colour, label in ((BY_CLUSTER_COLOUR, "By-cluster"), (MIXED_COLOUR, "Mixed"))]
-    if not paths.own_slope.all():
+    if with_singletons:
         handles.append(Line2D([], [], ls="", marker="o", mfc="none", color="0.3",
                               label="One obs.\n(no own slope)"))
     handles.append(Line2D([], [], ls="", marker="o", ms=11, color="black", alpha=0.5,
                           label="Population\naverage"))
-    # A figure legend stays out of the animated axes, so it is drawn once for all frames.
-    fig.legend(handles=handles, title="Model", loc="center left", bbox_to_anchor=(0.79, 0.5),
-               frameon=False, facecolor=BACKGROUND)
+    return fig.legend(handles=handles, title="Model", frameon=False, **placement)
 
 
 def _draw_background(ax, paths):
@@ -181,7 +188,7 @@ def _draw_frame(ax, paths, t):
     _draw_points(ax, position, colour, paths)
 
 
-def plot_shrinkage(fit, zoom_sd=BASELINE_ZOOM_SD):
+def plot_shrinkage(fit, zoom_sd=BASELINE_ZOOM_SD, ax=None, legend=True):
     """Draw the static end state: both estimates, joined by arrows to the mixed ones.
 
     Parameters
@@ -189,14 +196,20 @@ def plot_shrinkage(fit, zoom_sd=BASELINE_ZOOM_SD):
     fit : shrinkage.MixedFit
     zoom_sd : tuple of float, default (0.5, 0.25)
         See :func:`shrinkage_paths`.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default a new 600 x 450 pyplot figure, which a notebook
+        shows below the cell.
+    legend : bool, default True
+        Add the figure's legend (off for all but one panel of a grid).
     """
     paths = shrinkage_paths(fit, zoom_sd)
-    fig, ax = _new_figure()
-    _decorate(fig, ax, paths)
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=SIZE_INCHES, dpi=DPI, facecolor=BACKGROUND)
+        ax = fig.add_subplot()
+        fig.subplots_adjust(**_MARGINS)
+    _decorate(ax.figure, ax, paths, legend)
     _draw_background(ax, paths)
     move = paths.end - paths.start
     ax.quiver(paths.start[:, 0], paths.start[:, 1], move[:, 0], move[:, 1], angles="xy",
@@ -204,7 +217,6 @@ def plot_shrinkage(fit, zoom_sd=BASELINE_ZOOM_SD):
               color="black", alpha=0.2, zorder=2)
     _draw_points(ax, paths.start, BY_CLUSTER_COLOUR, paths, zorder=4)
     _draw_points(ax, paths.end, MIXED_COLOUR, paths, zorder=5)
-    return fig
 
 
 def _ffmpeg_args(suffix):
@@ -263,6 +275,7 @@ def render_files(fit, out, static=None, zoom_sd=BASELINE_ZOOM_SD, progress=False
     if static is not None and Path(static).suffix.lower() not in STATIC_FORMATS:
         raise ValueError(f"static must end in .png or .svg, got {str(static)!r}")
     paths = shrinkage_paths(fit, zoom_sd)
+    out.parent.mkdir(parents=True, exist_ok=True)
 
     fig, ax = _new_figure()
     _decorate(fig, ax, paths)
@@ -278,7 +291,9 @@ def render_files(fit, out, static=None, zoom_sd=BASELINE_ZOOM_SD, progress=False
                        progress_callback=_progress_bar(sys.stderr) if progress else None)
     written = [out]
     if static is not None:
-        save_static(plot_shrinkage(fit, zoom_sd), static)
+        fig, ax = _new_figure()
+        plot_shrinkage(fit, zoom_sd, ax=ax)
+        save_static(fig, static)
         written.append(Path(static))
     return written
 
@@ -288,6 +303,7 @@ def save_static(fig, path):
     import matplotlib
 
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"Date": None} if path.suffix.lower() == ".svg" else {"Software": None}
     with matplotlib.rc_context({"svg.hashsalt": "shrinkage"}):
         fig.savefig(path, dpi=DPI, facecolor=BACKGROUND, metadata=metadata)

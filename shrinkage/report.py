@@ -77,3 +77,36 @@ def summary_text(fit):
         lines += ["", "boundary (singular) fit: a variance is estimated at zero or the "
                   "correlation at +-1"]
     return "\n".join(lines)
+
+
+def parameter_recovery(fit, settings):
+    """Compare the mixed model's estimates with the values the data were drawn from.
+
+    Parameters
+    ----------
+    fit : shrinkage.MixedFit
+    settings : shrinkage.Settings
+        The settings the data came from.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per parameter, columns ``true`` and ``estimate``.  The true
+        correlation is ``cor / (sd_int * sd_slope)``, since ``cor`` is a covariance.
+    """
+    import pandas as pd
+
+    v = fit.variance
+    sd_product = settings.sd_int * settings.sd_slope
+    rows = {
+        "intercept": (settings.intercept, fit.fixed_effects.loc["Intercept", "estimate"]),
+        "beta (slope of x)": (settings.beta, fit.fixed_effects.loc["x", "estimate"]),
+        "sd_int": (settings.sd_int, math.sqrt(v["intercept"])),
+        "sd_slope": (settings.sd_slope, math.sqrt(v["slope"])),
+        "correlation": (settings.cor / sd_product if sd_product else float("nan"),
+                        v["correlation"]),
+        "sigma": (settings.sigma, math.sqrt(v["residual"])),
+    }
+    table = pd.DataFrame(rows, index=["true", "estimate"]).T
+    table.index.name = "parameter"
+    return table

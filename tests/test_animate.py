@@ -9,7 +9,7 @@ import pytest
 from matplotlib.image import imread
 
 from shrinkage import SCENARIOS, create_data, fit_models, simulate
-from shrinkage.animate import plot_shrinkage, render_files, save_static, shrinkage_paths
+from shrinkage.animate import plot_shrinkage, render_files, shrinkage_paths
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +116,8 @@ def test_gif_on_request(baseline, tmp_path):
 
 
 def test_svg_is_reproducible(baseline, tmp_path):
-    save_static(plot_shrinkage(baseline), tmp_path / "a.svg")
-    save_static(plot_shrinkage(baseline), tmp_path / "b.svg")
+    render_files(baseline, tmp_path / "a.mp4", static=tmp_path / "a.svg")
+    render_files(baseline, tmp_path / "b.mp4", static=tmp_path / "b.svg")
     text = (tmp_path / "a.svg").read_text()
     assert text == (tmp_path / "b.svg").read_text() and "<dc:date>" not in text
 
@@ -153,3 +153,15 @@ def test_cli_bad_settings_exit_2(args, name, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and name in lines[0]
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_plot_draws_into_given_axes(baseline):
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    ax = fig.add_subplot()
+    plot_shrinkage(baseline, ax=ax)
+    # Two point sets per cluster set, plus the two black-hole layers.
+    assert len(ax.collections) >= 5
+    assert ax.get_xlabel() == "Intercept" and ax.get_ylabel() == "Slope for x"
+    assert [t.get_text() for t in fig.legends[0].get_texts()][:2] == ["By-cluster", "Mixed"]
