@@ -1,0 +1,136 @@
+"""The built book, checked as a reader would see it."""
+import json
+import math
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REFERENCE, ROOT, build_book
+
+pytestmark = pytest.mark.book
+
+SCENARIOS = ["baseline", "more_variance", "more_slope_variance", "few_obs", "many_obs",
+             "unbalanced"]
+
+
+def toc_pages():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc["parts"]:
+        pages += [chapter["file"] for chapter in part["chapters"]]
+    return pages
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts, self.skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        self.skip += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        self.skip -= tag in ("script", "style")
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.parts.append(data)
+
+
+def page_text(html):
+    parser = _Text()
+    parser.feed(html)
+    return " ".join(" ".join(parser.parts).split())
+
+
+def read(site, page):
+    return (site / f"{page}.html").read_text()
+
+
+def test_every_toc_page_is_built(site):
+    for page in toc_pages():
+        assert (site / f"{page}.html").is_file(), page
+
+
+def test_no_page_shows_errors_or_warnings(site):
+    for page in toc_pages():
+        html = read(site, page)
+        text = page_text(html)
+        assert "output stderr" not in html and "output traceback" not in html, page
+        for word in ("Traceback", "Error:", "Warning:", "DeprecationWarning"):
+            assert word not in text, (page, word)
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenario_page_has_its_animation(site, name):
+    html = read(site, f"book/{name}")
+    video = re.search(r'<video [^>]*poster="([^"]+)"[^>]*><source src="([^"]+)" type="video/mp4">',
+                      html)
+    assert video, name
+    poster, source = video.groups()
+    for url in (poster, source):
+        assert (site / "book" / url).resolve().is_file(), url
+    opening = html[video.start():video.end()]
+    for attribute in ("autoplay", "loop", "muted", "playsinline"):
+        assert attribute in opening
+    assert re.search(r'<img src="[^"]+" alt="[^"]{20,}"', html[video.end():]), "text alternative"
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenario_page_shows_lme4s_numbers(site, name):
+    reference = json.loads((REFERENCE / f"{name}.json").read_text())
+    text = page_text(read(site, f"book/{name}"))
+    v = reference["variance"]
+    # The recovery table shows the estimates to 3 decimals: R's values, rounded.
+    for value in (reference["fixed_effects"]["Intercept"]["estimate"],
+                  math.sqrt(v["intercept"]), math.sqrt(v["slope"]), math.sqrt(v["residual"])):
+        shown = f"{value:.3f}".rstrip("0").rstrip(".")
+        assert shown in text, (name, shown)
+
+
+def test_baseline_page_shows_the_article_summary(site):
+    text = page_text(read(site, "book/baseline"))
+    for value in ("REML criterion at convergence: 3012.2", "0.2914", "0.0599", "0.30",
+                  "0.9924", "0.93647", "0.06282", "0.54405", "0.04270"):
+        assert value in text, value
+
+
+def test_math_is_rendered_to_mathml(site):
+    html = read(site, "book/model")
+    assert html.count("<math") >= 5
+    assert "mathjax.js" not in html.lower() and "tex-chtml" not in html.lower()
+
+
+@pytest.mark.parametrize("page", ["book/model", "book/baseline", "book/beyond"])
+def test_notebooks_download_with_outputs(site, page):
+    notebook = json.loads((site / "_sources" / f"{page}.ipynb").read_text())
+    outputs = [o for cell in notebook["cells"] if cell["cell_type"] == "code"
+               for o in cell["outputs"]]
+    assert outputs and not any(o["output_type"] == "error" for o in outputs)
+    assert f'_sources/{page}.ipynb' in read(site, page)
+
+
+def test_beyond_chapter_has_its_figures_and_table(site):
+    html = read(site, "book/beyond")
+    for name in ("fig-fraction-by-size", "fig-ellipses", "fig-estimation-error"):
+        assert f'id="{name}"' in html
+    text = page_text(html)
+    assert "partial pooling" in text and "complete pooling" in text
+
+
+def test_prose_edit_reuses_outputs_and_package_edit_reexecutes(book_copy):
+    copy, first_log = book_copy
+    assert first_log.count("Executing notebook") == 8
+    chapter = copy / "book" / "many_obs.md"
+    chapter.write_text(chapter.read_text().replace(
+        "barely move.", "barely move at all."))
+    log = build_book(copy)
+    assert "Executing notebook" not in log
+    assert "barely move at all." in (copy / "_build/html/book/many_obs.html").read_text()
+    helper = copy / "shrinkage" / "report.py"
+    helper.write_text(helper.read_text() + "\n# changed\n")
+    log = build_book(copy)
+    assert log.count("Executing notebook") == 8

@@ -1,0 +1,93 @@
+"""Shrinkage measures, each checked against a value worked out independently."""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.path import Path as Polygon
+
+from shrinkage import (SCENARIOS, create_data, estimation_error, fit_models,
+                       random_effects_ellipse, shrinkage_fraction, simulate, textbook_fraction)
+from shrinkage.fit import MixedFit
+
+REFERENCE = Path(__file__).parent / "reference"
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    return fit_models(simulate(SCENARIOS["baseline"]))
+
+
+def test_shrinkage_fraction_matches_lme4_numbers(baseline):
+    # Fractions computed from R's own estimates: lmList, coef(mod) and fixef(mod).
+    ref = json.loads((REFERENCE / "baseline.json").read_text())
+    clusters = pd.DataFrame(ref["clusters"])
+    b0 = ref["fixed_effects"]["Intercept"]["estimate"]
+    b1 = ref["fixed_effects"]["x"]["estimate"]
+    expected_int = (clusters.ols_intercept - clusters.mixed_intercept) / (clusters.ols_intercept - b0)
+    expected_slope = (clusters.ols_slope - clusters.mixed_slope) / (clusters.ols_slope - b1)
+    ours = shrinkage_fraction(baseline)
+    # Compare where the denominator is not tiny (a near-zero distance amplifies rounding).
+    far = (np.abs(clusters.ols_intercept - b0) > 0.05) & (np.abs(clusters.ols_slope - b1) > 0.05)
+    np.testing.assert_allclose(ours.intercept[far], expected_int[far], atol=0.01)
+    np.testing.assert_allclose(ours.slope[far], expected_slope[far], atol=0.01)
+
+
+def test_textbook_fraction_by_hand():
+    # tau2 = 1, sigma2 = 4: n = 4 gives w = 1 / (1 + 1) = 1/2, n = 12 gives w = 3/4.
+    np.testing.assert_allclose(textbook_fraction([1, 4, 12], 1.0, 4.0), [0.8, 0.5, 0.25])
+    assert textbook_fraction(5, 0.0, 1.0) == 1.0  # no between-cluster variance: full pooling
+    with pytest.raises(ValueError, match="sigma2 > 0"):
+        textbook_fraction(3, 1.0, 0.0)
+
+
+def test_ellipse_has_the_right_radius_and_coverage(baseline):
+    v = baseline.variance
+    cov = np.array([[v["intercept"], v["covariance"]], [v["covariance"], v["slope"]]])
+    centre = baseline.fixed_effects["estimate"].to_numpy()
+    contour = random_effects_ellipse(baseline, 0.9)
+    offsets = contour - centre
+    distance2 = np.einsum("ij,jk,ik->i", offsets, np.linalg.inv(cov), offsets)
+    np.testing.assert_allclose(distance2, -2 * math.log(0.1), rtol=1e-10)  # chi2(2) 90%
+    # Monte Carlo: 90% of draws from the fitted distribution fall inside.
+    draws = np.random.default_rng(1).multivariate_normal(centre, cov, 200_000)
+    inside = Polygon(contour).contains_points(draws).mean()
+    assert inside == pytest.approx(0.9, abs=0.005)
+    with pytest.raises(ValueError, match="level must be in"):
+        random_effects_ellipse(baseline, 1.0)
+
+
+def test_estimation_error_by_hand():
+    clusters = pd.DataFrame({"cluster": [1, 2], "n": [2, 2],
+                             "ols_intercept": [1.0, 3.0], "ols_slope": [0.0, 2.0],
+                             "mixed_intercept": [1.5, 2.5], "mixed_slope": [0.5, 1.5]})
+    fit = MixedFit(nobs=4, ngroups=2, reml_criterion=0.0, theta=np.zeros(3), singular=True,
+                   optimality=0.0, fixed_effects=None, variance={},
+                   scaled_residual_quantiles=np.zeros(5), clusters=clusters)
+    # The pooled least-squares line through these points is y = 2 + 1 x.
+    data = pd.DataFrame({"cluster": [1, 1, 2, 2], "x": [-1.0, 1.0, -1.0, 1.0],
+                         "y": [1.0, 3.0, 1.0, 3.0]})
+    truth = pd.DataFrame({"cluster": [1, 2], "intercept": [2.0, 2.0], "slope": [1.0, 1.0]})
+    table = estimation_error(fit, data, truth)
+    assert table.loc["no pooling"].tolist() == pytest.approx([1.0, 1.0])
+    assert table.loc["partial pooling"].tolist() == pytest.approx([0.5, 0.5])
+    assert table.loc["complete pooling"].tolist() == pytest.approx([0.0, 0.0], abs=1e-12)
+
+
+def test_partial_pooling_wins_with_few_observations():
+    data, truth = simulate(SCENARIOS["few_obs"], with_truth=True)
+    table = estimation_error(fit_models(data), data, truth)
+    assert (table.loc["partial pooling"] < table.loc["no pooling"]).all()
+    assert (table.loc["partial pooling"] < table.loc["complete pooling"]).all()
+
+
+def test_singletons_count_towards_intercepts_only():
+    data, truth = create_data(seed=6, balanced=0.2, with_truth=True)
+    fit = fit_models(data)
+    table = estimation_error(fit, data, truth)
+    own = fit.clusters.merge(truth, on="cluster")
+    with_slope = own.ols_slope.notna()
+    expected = math.sqrt(((own.ols_slope - own.slope)[with_slope] ** 2).mean())
+    assert table.loc["no pooling", "slope"] == pytest.approx(expected)
