@@ -4,6 +4,7 @@ Playwright's own browser downloads are never used: the test launches /usr/bin/ch
 Without Chromium every test here is skipped with the reason.
 """
 import functools
+import os
 import shutil
 import threading
 import urllib.error
@@ -18,7 +19,8 @@ from test_book import SCENARIOS, toc_pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]
 
-CHROMIUM = shutil.which("chromium")
+# Debian's chromium by default; $CHROMIUM names another installed Chromium-based browser.
+CHROMIUM = shutil.which(os.environ.get("CHROMIUM", "chromium"))
 # Chromium on a closed network: no background services, no sandbox (root in CI).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
@@ -44,8 +46,8 @@ def server(site):
 @pytest.fixture(scope="module")
 def browser():
     if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (Debian package 'chromium'; "
-                    ".ci/run installs it when run as root)")
+        pytest.skip(f"no browser: {os.environ.get('CHROMIUM', 'chromium')!r} is not on PATH "
+                    "(install Debian's 'chromium' package; .ci/run does so when run as root)")
     sync_api = pytest.importorskip("playwright.sync_api",
                                    reason="playwright is not installed (requirements-test.txt)")
     with sync_api.sync_playwright() as playwright:
