@@ -76,6 +76,9 @@ def test_page_loads_cleanly(browser, server, page_name):
     page, errors, failures = open_page(browser, server + page_name + ".html")
     local_failures = [url for url in failures if "127.0.0.1" in url]
     assert errors == [] and local_failures == [], (errors, local_failures)
+    # Header and navigation icons, drawn from the site's icon subset.
+    assert page.locator("svg.svg-inline--fa").count() >= 5
+    assert page.locator("i[class*='fa-']").count() == 0
     page.context.close()
 
 

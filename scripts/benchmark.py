@@ -1,0 +1,132 @@
+"""Measure what the project promises on speed and size, and print the numbers.
+
+    .venv/bin/python scripts/benchmark.py [--skip-book]
+
+- fit time for each article setting and for 1,000 clusters x 8 observations, beside a
+  plain statsmodels MixedLM fit of the same data (its default optimiser);
+- render time and file size of each setting's animation;
+- the book: a clean build, a rebuild after a prose-only edit, and the weight of every
+  page with the files it loads (stylesheets, scripts, images, video, poster).
+
+Targets: fits within 2x of a plain statsmodels fit; MP4 <= 300 KB and a few seconds to
+render; clean build < 60 s; prose-only rebuild < 15 s; no page over 1 MB.
+"""
+
+import argparse
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from urllib.parse import unquote
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import shrinkage as sk  # noqa: E402
+from shrinkage.data import Settings  # noqa: E402
+
+
+def timed(function, repeat=1):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def plain_statsmodels(data):
+    import statsmodels.formula.api as smf
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = smf.mixedlm("y ~ x", data, groups=data["cluster"], re_formula="~x")
+        result = model.fit(reml=True)
+    return result
+
+
+def bench_fits():
+    print("\n## Fits (median of 5; statsmodels: one plain MixedLM.fit())")
+    print(f"{'setting':<22}{'ours (s)':>10}{'REML':>12}{'statsmodels (s)':>17}"
+          f"{'its REML':>12}{'ratio':>8}")
+    settings = dict(sk.SCENARIOS)
+    settings["1000 clusters x 8"] = Settings(n_cluster=1000, obs_per_cluster=8)
+    for name, setting in settings.items():
+        data = sk.simulate(setting)
+        ours, fit = timed(lambda: sk.fit_models(data), repeat=5)
+        theirs, result = timed(lambda: plain_statsmodels(data))
+        print(f"{name:<22}{ours:>10.3f}{fit.reml_criterion:>12.2f}{theirs:>17.3f}"
+              f"{-2 * result.llf:>12.2f}{ours / theirs:>8.2f}")
+
+
+def bench_animations(workdir):
+    print("\n## Animations (600 x 450, 60 moving frames + 6 s hold)")
+    print(f"{'setting':<22}{'render (s)':>11}{'MP4 (KB)':>10}{'poster (KB)':>13}")
+    for name, setting in sk.SCENARIOS.items():
+        fit = sk.fit_models(sk.simulate(setting))
+        video, poster = workdir / f"{name}.mp4", workdir / f"{name}.png"
+        seconds, _ = timed(lambda: sk.render_files(fit, video, static=poster))
+        print(f"{name:<22}{seconds:>11.2f}{video.stat().st_size / 1000:>10.1f}"
+              f"{poster.stat().st_size / 1000:>13.1f}")
+    fit = sk.fit_models(sk.simulate(sk.SCENARIOS["baseline"]))
+    seconds, _ = timed(lambda: sk.render_files(fit, workdir / "baseline.gif"))
+    print(f"{'baseline as GIF':<22}{seconds:>11.2f}"
+          f"{(workdir / 'baseline.gif').stat().st_size / 1000:>10.1f}")
+
+
+def build(copy):
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    start = time.perf_counter()
+    subprocess.run([str(jupyter_book), "build", str(copy), "--warningiserror", "--nitpick",
+                    "--keep-going"], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+_ASSET = re.compile(r'<(?:link[^>]*rel="stylesheet"[^>]*href|script[^>]*src|img[^>]*src'
+                    r'|source[^>]*src|video[^>]*poster)="([^"#?]+)')
+
+
+def page_weight(page):
+    total, seen = page.stat().st_size, set()
+    for url in _ASSET.findall(page.read_text()):
+        if "://" in url:
+            continue
+        asset = (page.parent / unquote(url)).resolve()
+        if asset.is_file() and asset not in seen:
+            seen.add(asset)
+            total += asset.stat().st_size
+    return total
+
+
+def bench_book(workdir):
+    print("\n## Book")
+    copy = workdir / "repo"
+    skip = {".git", ".venv", "_build", "_media", "__pycache__", ".pytest_cache"}
+    shutil.copytree(ROOT, copy, ignore=lambda _, names: [n for n in names if n in skip])
+    print(f"clean build:               {build(copy):6.1f} s")
+    chapter = copy / "book" / "many_obs.md"
+    chapter.write_text(chapter.read_text().replace("barely move.", "barely move at all."))
+    print(f"rebuild after prose edit:  {build(copy):6.1f} s")
+    print(f"\n{'page':<32}{'weight with media (KB)':>24}")
+    for page in sorted((copy / "_build" / "html" / "book").glob("*.html")):
+        print(f"{page.stem:<32}{page_weight(page) / 1000:>24.1f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-book", action="store_true", help="skip the book builds")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_fits()
+        bench_animations(Path(tmp))
+        if not args.skip_book:
+            bench_book(Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
