@@ -231,8 +231,9 @@ def _ffmpeg_args(suffix):
             "-tune", "animation", "-movflags", "+faststart", "-threads", "1", *exact]
 
 
-def _progress_bar(stream):
-    def report(current, total):
+def _progress_bar(stream, total):
+    # matplotlib passes no frame count for artist animations, so the caller gives it.
+    def report(current, _):
         done = current + 1
         filled = int(30 * done / total)
         stream.write(f"\rrendering [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
@@ -288,7 +289,7 @@ def render_files(fit, out, static=None, zoom_sd=BASELINE_ZOOM_SD, progress=False
         writer = FFMpegWriter(fps=FPS, codec="h264", extra_args=_ffmpeg_args(out.suffix.lower()))
         animation.save(out, writer=writer, dpi=DPI,
                        savefig_kwargs={"facecolor": BACKGROUND},
-                       progress_callback=_progress_bar(sys.stderr) if progress else None)
+                       progress_callback=_progress_bar(sys.stderr, MOVING_FRAMES) if progress else None)
     written = [out]
     if static is not None:
         fig, ax = _new_figure()

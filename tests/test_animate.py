@@ -165,3 +165,10 @@ def test_plot_draws_into_given_axes(baseline):
     assert len(ax.collections) >= 5
     assert ax.get_xlabel() == "Intercept" and ax.get_ylabel() == "Slope for x"
     assert [t.get_text() for t in fig.legends[0].get_texts()][:2] == ["By-cluster", "Mixed"]
+
+
+def test_progress_bar_counts_the_frames(baseline, tmp_path, capsys):
+    render_files(baseline, tmp_path / "p.mp4", progress=True)
+    err = capsys.readouterr().err
+    assert "rendering [" in err and err.rstrip().endswith("60/60")
+    assert err.count("\r") == 60
