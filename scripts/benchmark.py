@@ -109,6 +109,11 @@ def bench_book(workdir):
     skip = {".git", ".venv", "_build", "_media", "__pycache__", ".pytest_cache"}
     shutil.copytree(ROOT, copy, ignore=lambda _, names: [n for n in names if n in skip])
     print(f"clean build:               {build(copy):6.1f} s")
+    from jupyter_cache import get_cache
+
+    for record in get_cache(copy / "_build" / ".jupyter_cache").list_cache_records():
+        print(f"  executing {Path(record.uri).stem + ':':<24}"
+              f"{record.data['execution_seconds']:6.1f} s")
     chapter = copy / "book" / "many_obs.md"
     chapter.write_text(chapter.read_text().replace("barely move.", "barely move at all."))
     print(f"rebuild after prose edit:  {build(copy):6.1f} s")
