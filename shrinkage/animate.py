@@ -180,10 +180,12 @@ def _draw_points(ax, position, colour, paths, zorder=4):
 
 def _draw_frame(ax, paths, t):
     """Draw the clusters a fraction ``t`` of the way along their paths."""
+    from matplotlib.colors import to_rgb
+
     progress = _ease(t)
     position = paths.start + progress * (paths.end - paths.start)
-    colour = (1 - progress) * np.array(_rgba(BY_CLUSTER_COLOUR, [1])[0, :3]) + progress * np.array(
-        _rgba(MIXED_COLOUR, [1])[0, :3])
+    colour = ((1 - progress) * np.array(to_rgb(BY_CLUSTER_COLOUR))
+              + progress * np.array(to_rgb(MIXED_COLOUR)))
     _draw_background(ax, paths)
     _draw_points(ax, position, colour, paths)
 

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from .report import fit_to_dict, summary_text
+
 # lme4's isSingular() tolerance on the bounded elements of theta.
 SINGULAR_TOL = 1e-4
 # Largest first-order optimality violation accepted, in REML-criterion units per
@@ -286,12 +288,10 @@ class MixedFit:
 
     def summary(self):
         """Return the fit laid out like R's ``summary(lmer(...))``."""
-        from .report import summary_text
         return summary_text(self)
 
     def to_dict(self):
         """Return the fit as plain data in the layout of lme4's reference JSON."""
-        from .report import fit_to_dict
         return fit_to_dict(self)
 
 

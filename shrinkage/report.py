@@ -1,4 +1,8 @@
-"""Text and JSON views of a :class:`shrinkage.fit.MixedFit`."""
+"""Text, JSON and table views of a fit (:class:`shrinkage.fit.MixedFit`).
+
+The functions read a fit's attributes only, so this module imports nothing from
+:mod:`shrinkage.fit`; the fit's ``summary()`` and ``to_dict()`` call into it.
+"""
 
 import math
 
