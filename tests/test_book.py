@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REFERENCE, ROOT, build_book
+from conftest import REFERENCE, ROOT, build_book, run_book_build
 
 pytestmark = pytest.mark.book
 
@@ -138,16 +138,12 @@ def test_prose_edit_reuses_outputs_and_package_edit_reexecutes(book_copy):
 
 def test_a_failing_chapter_fails_the_build(book_copy, tmp_path):
     import shutil
-    import subprocess
-    import sys
 
     copy = tmp_path / "repo"
     shutil.copytree(book_copy[0], copy)  # with its execution cache: only model.md runs
     chapter = copy / "book" / "model.md"
     chapter.write_text(chapter.read_text() + "\n```{code-cell} ipython3\n"
                        "sk.fit_models(sk.create_data(obs_per_cluster=2))\n```\n")
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    result = subprocess.run([str(jupyter_book), "build", str(copy), "--warningiserror",
-                             "--nitpick", "--keep-going"], capture_output=True, text=True)
+    result = run_book_build(copy)
     assert result.returncode != 0
     assert "UnidentifiableError" in result.stdout + result.stderr
