@@ -2,13 +2,15 @@
 
     .venv/bin/python scripts/benchmark.py [--skip-book]
 
-- fit time for each article setting and for 1,000 clusters x 8 observations, beside a
-  plain statsmodels MixedLM fit of the same data (its default optimiser);
+- fit time for each article setting and three larger ones, beside lme4's ``lmer`` on the
+  same data when Rscript with lme4 is installed (an optional comparator), and beside a
+  plain statsmodels MixedLM fit (its default optimiser);
+- time and peak memory of fits of 10^6 and 10^7 rows;
 - render time and file size of each setting's animation;
 - the book: a clean build, a rebuild after a prose-only edit, and the weight of every
   page with the files it loads (stylesheets, scripts, images, video, poster).
 
-Targets: fits within 2x of a plain statsmodels fit; MP4 <= 300 KB and a few seconds to
+Targets: fits at most lme4's time (aim: half); MP4 <= 300 KB and a few seconds to
 render; clean build < 60 s; prose-only rebuild < 15 s; no page over 1 MB.
 """
 
@@ -50,18 +52,69 @@ def plain_statsmodels(data):
     return result
 
 
-def bench_fits():
-    print("\n## Fits (median of 5; statsmodels: one plain MixedLM.fit())")
-    print(f"{'setting':<22}{'ours (s)':>10}{'REML':>12}{'statsmodels (s)':>17}"
-          f"{'its REML':>12}{'ratio':>8}")
-    settings = dict(sk.SCENARIOS)
-    settings["1000 clusters x 8"] = Settings(n_cluster=1000, obs_per_cluster=8)
-    for name, setting in settings.items():
+def lme4_available():
+    """Whether Rscript with lme4 is installed (Debian: r-base-core r-cran-lme4)."""
+    if shutil.which("Rscript") is None:
+        return False
+    probe = subprocess.run(["Rscript", "-e", "library(lme4)"], capture_output=True)
+    return probe.returncode == 0
+
+
+def time_lme4(data, workdir, repeat=10):
+    """Median seconds of lme4's lmer on the same data (written to CSV), and its criterion."""
+    path = workdir / "lme4.csv"
+    data.to_csv(path, index=False)
+    out = subprocess.run(["Rscript", str(ROOT / "scripts" / "lme4_timing.R"), str(path),
+                          str(repeat)], capture_output=True, text=True, check=True).stdout
+    seconds, criterion = map(float, out.split())
+    return seconds, criterion
+
+
+# The comparison settings: the article's six (many_obs is 100 clusters x 100), and larger ones.
+FIT_SETTINGS = {
+    **sk.SCENARIOS,
+    "1000 clusters x 8": Settings(n_cluster=1000, obs_per_cluster=8),
+    "2000 clusters x 3": Settings(n_cluster=2000, obs_per_cluster=3),
+}
+
+
+def bench_fits(workdir):
+    with_r = lme4_available()
+    print("\n## Fits (median of 10 after a warm-up; ratio = ours / lme4's time)")
+    if not with_r:
+        print("lme4 comparison skipped: Rscript with lme4 is not installed "
+              "(apt-get install r-base-core r-cran-lme4)")
+    print(f"{'setting':<22}{'ours (ms)':>10}{'REML':>14}{'lme4 (ms)':>11}{'its REML':>14}"
+          f"{'ratio':>7}{'statsmodels (ms)':>18}")
+    for name, setting in FIT_SETTINGS.items():
         data = sk.simulate(setting)
-        ours, fit = timed(lambda: sk.fit_models(data), repeat=5)
+        sk.fit_models(data)
+        ours, fit = timed(lambda: sk.fit_models(data), repeat=10)
         theirs, result = timed(lambda: plain_statsmodels(data))
-        print(f"{name:<22}{ours:>10.3f}{fit.reml_criterion:>12.2f}{theirs:>17.3f}"
-              f"{-2 * result.llf:>12.2f}{ours / theirs:>8.2f}")
+        line = f"{name:<22}{ours * 1e3:>10.1f}{fit.reml_criterion:>14.3f}"
+        if with_r:
+            r_seconds, r_criterion = time_lme4(data, workdir)
+            line += f"{r_seconds * 1e3:>11.1f}{r_criterion:>14.3f}{ours / r_seconds:>7.2f}"
+        else:
+            line += f"{'-':>11}{'-':>14}{'-':>7}"
+        print(line + f"{theirs * 1e3:>18.0f}")
+
+
+def bench_large_fits(rows_list=(10**6, 10**7)):
+    import tracemalloc
+
+    print("\n## Large fits (1000 clusters; time and peak memory of fit_models alone)")
+    print(f"{'rows':>12}{'simulate (s)':>14}{'fit (s)':>10}{'peak memory (MB)':>18}")
+    for rows in rows_list:
+        start = time.perf_counter()
+        data = sk.simulate(Settings(n_cluster=1000, obs_per_cluster=rows // 1000))
+        simulated = time.perf_counter() - start
+        tracemalloc.start()
+        seconds, _ = timed(lambda: sk.fit_models(data))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(f"{rows:>12,}{simulated:>14.1f}{seconds:>10.2f}{peak / 1e6:>18.0f}")
+        del data
 
 
 def bench_animations(workdir):
@@ -127,7 +180,8 @@ def main():
     parser.add_argument("--skip-book", action="store_true", help="skip the book builds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        bench_fits()
+        bench_fits(Path(tmp))
+        bench_large_fits()
         bench_animations(Path(tmp))
         if not args.skip_book:
             bench_book(Path(tmp))

@@ -23,6 +23,9 @@ import pandas as pd
 from .rng import RStream
 
 MAX_ROWS = 10_000_000
+# Largest magnitude of a location or scale setting: variances (its square) and the
+# data drawn from it must stay finite in double precision.
+MAX_MAGNITUDE = 1e150
 
 
 @dataclass(frozen=True)
@@ -94,15 +97,18 @@ def _validate(settings):
     if rows > MAX_ROWS:
         raise ValueError(
             f"obs_per_cluster * n_cluster must be at most {MAX_ROWS:,}, got {rows:,}")
-    for name in ("intercept", "beta", "cor"):
+    for name in ("intercept", "beta"):
         value = getattr(settings, name)
-        if not _is_real(value) or not math.isfinite(value):
-            raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if not _is_real(value) or not abs(value) <= MAX_MAGNITUDE:
+            raise ValueError(f"{name} must be a number in [-{MAX_MAGNITUDE:g}, "
+                             f"{MAX_MAGNITUDE:g}], got {value!r}")
     for name in ("sigma", "sd_int", "sd_slope"):
         value = getattr(settings, name)
-        if not _is_real(value) or not math.isfinite(value) or value < 0:
+        if not _is_real(value) or not 0 <= value <= MAX_MAGNITUDE:
             raise ValueError(
-                f"{name} must be a finite number in [0, inf), got {value!r}")
+                f"{name} must be a number in [0, {MAX_MAGNITUDE:g}], got {value!r}")
+    if not _is_real(settings.cor) or not math.isfinite(settings.cor):
+        raise ValueError(f"cor must be a finite number, got {settings.cor!r}")
     balanced = settings.balanced
     if isinstance(balanced, (bool, np.bool_)):
         balanced = float(balanced)  # R's TRUE is a fraction of 1

@@ -12,6 +12,15 @@ def _number_or_none(value):
     return None if math.isnan(value) else value
 
 
+def _label(value):
+    """A cluster label as plain JSON data, kept as it is (text, integer or float)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value) if abs(value) < 2**53 else value
+    return value if isinstance(value, (int, float, str)) else str(value)
+
+
 def fit_to_dict(fit):
     """Return ``fit`` as plain data, in the layout of lme4's reference JSON.
 
@@ -23,13 +32,15 @@ def fit_to_dict(fit):
     fixed = {name: {key: float(row[key]) for key in ("estimate", "std_error", "t_value")}
              for name, row in fit.fixed_effects.iterrows()}
     clusters = [
-        {"cluster": int(row.cluster), "n": int(row.n),
+        {"cluster": _label(row.cluster), "n": int(row.n),
          "ols_intercept": _number_or_none(row.ols_intercept),
          "ols_slope": _number_or_none(row.ols_slope),
          "mixed_intercept": float(row.mixed_intercept),
          "mixed_slope": float(row.mixed_slope)}
         for row in fit.clusters.itertuples()]
     return {
+        "columns": dict(fit.names),
+        "dropped": fit.dropped,
         "nobs": fit.nobs,
         "ngroups": fit.ngroups,
         "converged": fit.converged,
@@ -40,6 +51,15 @@ def fit_to_dict(fit):
         "variance": {key: _number_or_none(value) for key, value in fit.variance.items()},
         "clusters": clusters,
     }
+
+
+def _number(value, width, digits):
+    """Fixed-point like R's print, switching to scientific where fixed point shows nothing."""
+    value = float(value)
+    text = f"{value:{width}.{digits}f}"
+    if value != 0 and (abs(value) < 10 ** -digits or len(text) > width):
+        text = f"{value:{width}.{max(digits - 2, 2)}e}"
+    return f"{text:>{width}}"
 
 
 def summary_text(fit):
@@ -53,9 +73,10 @@ def summary_text(fit):
     corr = "" if math.isnan(v["correlation"]) else f"{v['correlation']:.2f}"
     q = fit.scaled_residual_quantiles
     fe = fit.fixed_effects
+    y, x, cluster = fit.names["y"], fit.names["x"], fit.names["cluster"]
     lines = [
         "Linear mixed model fit by REML",
-        "Formula: y ~ x + (x | cluster)",
+        f"Formula: {y} ~ {x} + ({x} | {cluster})",
         "",
         f"REML criterion at convergence: {fit.reml_criterion:.1f}",
         "",
@@ -65,18 +86,22 @@ def summary_text(fit):
         "",
         "Random effects:",
         f" {'Groups':<9}{'Name':<12}{'Variance':>9}{'Std.Dev.':>9}{'Corr':>6}",
-        f" {'cluster':<9}{'(Intercept)':<12}{v['intercept']:9.4f}"
-        f"{math.sqrt(v['intercept']):9.4f}",
-        f" {'':<9}{'x':<12}{v['slope']:9.4f}{math.sqrt(v['slope']):9.4f}{corr:>6}",
-        f" {'Residual':<21}{v['residual']:9.4f}{math.sqrt(v['residual']):9.4f}",
-        f"Number of obs: {fit.nobs}, groups:  cluster, {fit.ngroups}",
+        f" {cluster:<9}{'(Intercept)':<12}{_number(v['intercept'], 9, 4)}"
+        f"{_number(math.sqrt(v['intercept']), 9, 4)}",
+        f" {'':<9}{x:<12}{_number(v['slope'], 9, 4)}{_number(math.sqrt(v['slope']), 9, 4)}"
+        f"{corr:>6}",
+        f" {'Residual':<21}{_number(v['residual'], 9, 4)}{_number(math.sqrt(v['residual']), 9, 4)}",
+        f"Number of obs: {fit.nobs}, groups:  {cluster}, {fit.ngroups}",
         "",
         "Fixed effects:",
         f"{'':<12}{'Estimate':>9}{'Std. Error':>11}{'t value':>8}",
     ]
-    for name, label in (("Intercept", "(Intercept)"), ("x", "x")):
+    for name, label in (("Intercept", "(Intercept)"), ("x", x)):
         row = fe.loc[name]
-        lines.append(f"{label:<12}{row.estimate:9.5f}{row.std_error:11.5f}{row.t_value:8.2f}")
+        lines.append(f"{label:<12}{_number(row.estimate, 9, 5)}{_number(row.std_error, 11, 5)}"
+                     f"{row.t_value:8.2f}")
+    if fit.dropped:
+        lines += ["", f"{fit.dropped} rows with missing values left out"]
     if fit.singular:
         lines += ["", "boundary (singular) fit: a variance is estimated at zero or the "
                   "correlation at +-1"]

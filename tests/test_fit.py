@@ -1,5 +1,6 @@
 """The fits against lme4, and against statsmodels where R has no reference here."""
 import json
+import math
 import subprocess
 import sys
 import warnings
@@ -10,6 +11,8 @@ import pytest
 
 from shrinkage import ConvergenceError, UnidentifiableError, create_data, fit_models, no_pooling
 from shrinkage import fit as fit_module
+
+from conftest import read_reference
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +80,8 @@ def test_baseline_summary_shows_the_article_table():
 def statsmodels_reml(model, fit):
     """-2 REML log-likelihood from statsmodels' own MixedLM code at ``fit``'s estimates."""
     from statsmodels.regression.mixed_linear_model import MixedLMParams
+
+    model.reml, model.cov_pen, model.fe_pen = True, None, None  # as fit(reml=True) sets them
 
     v = fit.variance
     cov_re = np.array([[v["intercept"], v["covariance"]], [v["covariance"], v["slope"]]])
@@ -172,7 +177,7 @@ def test_unidentifiable_settings_are_refused(args, match):
 
 def test_unverified_optimum_raises(monkeypatch):
     # An optimiser that stops short must not produce a result.
-    monkeypatch.setattr(fit_module, "_minimise", lambda sums: np.array([1.0, 0.0, 1.0]))
+    monkeypatch.setattr(fit_module, "_minimise", lambda sums: np.eye(2))  # lme4's start
     with pytest.raises(ConvergenceError, match="did not reach a verified optimum"):
         fit_models(create_data())
 
@@ -188,7 +193,8 @@ def test_cli_json_has_the_reference_layout():
     ours = json.loads(result.stdout)
     with open("tests/reference/unbalanced.json") as handle:
         ref = json.load(handle)
-    assert set(ref) - {"params", "lme4", "R"} == set(ours) - {"converged"}
+    assert set(ref) - {"params", "lme4", "R"} == set(ours) - {"converged", "columns", "dropped"}
+    assert ours["columns"] == {"y": "y", "x": "x", "cluster": "cluster"} and ours["dropped"] == 0
     assert ours["converged"] is True
     assert set(ours["variance"]) == set(ref["variance"])
     assert set(ours["clusters"][0]) == set(ref["clusters"][0])
@@ -204,9 +210,120 @@ def test_cli_prints_the_summary():
 
 @pytest.mark.parametrize("args, name", [(["--obs-per-cluster", "2"], "observations"),
                                         (["--sigma", "-1"], "sigma"),
-                                        (["--n-cluster", "1"], "cluster")])
+                                        (["--n-cluster", "1"], "cluster"),
+                                        (["--sd-int", "1e200"], "sd_int"),
+                                        (["--sd-slope", "1e200"], "sd_slope"),
+                                        (["--sigma", "1e200"], "sigma"),
+                                        (["--intercept", "1e308"], "intercept"),
+                                        (["--beta", "-1e300"], "beta")])
 def test_cli_refusals_exit_2_with_one_line(args, name):
     result = run_cli(*args)
     assert result.returncode == 2 and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and name in lines[0]
+
+
+def lme4_theta(r):
+    """lme4's theta from its reported variance components: chol(Sigma / sigma^2)."""
+    v = r["variance"]
+    cov = np.array([[v["intercept"], v["covariance"]], [v["covariance"], v["slope"]]])
+    return fit_module._theta_of(cov / v["residual"])
+
+
+# Data R was given as CSV (python -m shrinkage data --sd-int 0 --seed 9, and
+# --sd-int 0 --obs-per-cluster 5 --seed 1): lme4 1.1-31's lmer stops on a boundary
+# above the optimum.  R: -2 * logLik(lmer(y ~ x + (x | cluster), df))
+@pytest.mark.parametrize("name, gap", [("lme4_boundary_1", 0.2), ("lme4_boundary_2", 0.01)])
+def test_finds_a_lower_optimum_where_lme4_stops_on_a_boundary(name, gap):
+    data, r = read_reference(name)
+    fit = fit_models(data)
+    assert fit.reml_criterion < r["reml_criterion"] - gap
+    # Our criterion at lme4's own estimates is lme4's criterion: the same function.
+    sums = fit_module.ClusterSums.from_data(data)
+    assert fit_module.reml_criterion(lme4_theta(r), sums) == pytest.approx(
+        r["reml_criterion"], abs=1e-4)
+    # And no point near ours is lower.
+    for step in np.concatenate([np.eye(3), -np.eye(3)]) * 1e-3:
+        assert fit_module.reml_criterion(np.maximum(fit.theta + step, [0, -np.inf, 0]),
+                                         sums) >= fit.reml_criterion - 1e-9
+
+
+def test_reml_criterion_at_lme4_estimates_matches_lme4(article_case):
+    name, args, data, r = article_case
+    # R: -2 * logLik(mod), evaluated here at lme4's theta; both compute one function.
+    sums = fit_module.ClusterSums.from_data(data)
+    assert fit_module.reml_criterion(lme4_theta(r), sums) == pytest.approx(
+        r["reml_criterion"], abs=1e-4)
+
+
+@pytest.fixture(scope="module")
+def baseline_fit():
+    data = create_data()
+    return data, fit_models(data)
+
+
+# x -> a x + b and y -> s y + t is the same model in other units: REML's design X
+# becomes X T with det T = a, adding 2 log|a| to the criterion, and y's scale adds
+# 2 (n - 2) log|s|; the estimates follow the change of units.
+@pytest.mark.parametrize("a, b, s, t", [(1e4, 0, 1, 0), (1, 1e4, 1, 0), (1e-3, 7, 1e5, -3e6),
+                                        (1, 0, 1e-6, 5), (-2, 0, -1, 0)], ids=str)
+def test_rescaled_data_give_the_rescaled_fit(baseline_fit, a, b, s, t):
+    data, base = baseline_fit
+    fit = fit_models(data.assign(x=a * data["x"] + b, y=s * data["y"] + t))
+    n = base.nobs
+    expected = base.reml_criterion + 2 * math.log(abs(a)) + 2 * (n - 2) * math.log(abs(s))
+    assert fit.reml_criterion == pytest.approx(expected, abs=1e-6 * max(1, abs(expected)))
+    b0, b1 = base.fixed_effects["estimate"]
+    assert fit.fixed_effects.loc["x", "estimate"] == pytest.approx(s * b1 / a, rel=1e-7)
+    assert fit.fixed_effects.loc["Intercept", "estimate"] == pytest.approx(
+        s * b0 - s * b1 * b / a + t, rel=1e-7, abs=1e-9 * abs(t))
+    assert fit.fixed_effects.loc["x", "t_value"] == pytest.approx(
+        np.sign(s / a) * base.fixed_effects.loc["x", "t_value"], rel=1e-6)
+    assert fit.variance["slope"] == pytest.approx(s * s * base.variance["slope"] / a / a, rel=1e-6)
+    assert fit.variance["residual"] == pytest.approx(s * s * base.variance["residual"], rel=1e-7)
+    np.testing.assert_allclose(fit.clusters["mixed_slope"], s * base.clusters["mixed_slope"] / a,
+                               rtol=1e-6)
+    assert fit.singular == base.singular
+
+
+def test_a_million_rows_fit_and_agree_with_statsmodels():
+    import statsmodels.formula.api as smf
+
+    data = create_data(obs_per_cluster=1000, n_cluster=1000)
+    fit = fit_models(data)
+    assert fit.nobs == 10**6 and fit.optimality <= fit_module.OPTIMALITY_TOL
+    model = smf.mixedlm("y ~ x", data, groups=data["cluster"], re_formula="~x")
+    assert fit.reml_criterion == pytest.approx(statsmodels_reml(model, fit), rel=1e-12)
+    assert fit.variance["residual"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_a_huge_intercept_gives_the_baseline_fit_shifted(baseline_fit):
+    _, base = baseline_fit
+    fit = fit_models(create_data(intercept=1e11))
+    # y is held to about 1e-5 at 1e11, so the fit agrees to about that.
+    assert fit.reml_criterion == pytest.approx(base.reml_criterion, abs=1e-3)
+    assert fit.fixed_effects.loc["Intercept", "estimate"] == pytest.approx(
+        base.fixed_effects.loc["Intercept", "estimate"] + 1e11 - 1, abs=1e-3)
+    for key in ("intercept", "slope", "residual"):
+        assert fit.variance[key] == pytest.approx(base.variance[key], rel=1e-4)
+
+
+def test_a_tiny_residual_sd_is_estimated_not_refused():
+    data, truth = create_data(sigma=1e-11, with_truth=True)
+    fit = fit_models(data)
+    assert fit.variance["residual"] == pytest.approx(1e-22, rel=0.1)
+    # With almost no noise, the cluster lines are the true ones and so are their variances.
+    assert fit.variance["intercept"] == pytest.approx(truth["intercept"].var(), rel=1e-6)
+    np.testing.assert_allclose(fit.clusters["mixed_slope"], truth["slope"], atol=1e-9)
+    assert not fit.singular
+
+
+def test_missing_values_are_dropped_and_reported():
+    data = create_data()
+    data.loc[[3, 50, 51], "y"] = np.nan
+    data.loc[7, "x"] = np.nan
+    fit = fit_models(data)
+    full = fit_models(data.dropna())
+    assert fit.dropped == 4 and fit.nobs == 996
+    assert fit.reml_criterion == full.reml_criterion
+    assert "4 rows with missing values left out" in fit.summary()
