@@ -63,6 +63,8 @@ class ShrinkagePaths:
     centre: np.ndarray
     xlim: tuple
     ylim: tuple
+    n_range: tuple = (1, 1)
+    x_name: str = "x"
 
 
 def shrinkage_paths(fit, zoom_sd=BASELINE_ZOOM_SD):
@@ -72,18 +74,17 @@ def shrinkage_paths(fit, zoom_sd=BASELINE_ZOOM_SD):
     ----------
     fit : shrinkage.MixedFit
         The fitted models.
-    zoom_sd : tuple of float, default (0.5, 0.25)
+    zoom_sd : tuple of float or "data", default (0.5, 0.25)
         The view spans the fixed intercept +- 3 ``zoom_sd[0]`` and the fixed
         slope +- 3 ``zoom_sd[1]``; the default is the article's baseline, shared
-        by every scenario so that they are comparable.
+        by every scenario so that they are comparable.  ``"data"`` chooses the
+        view from the fit (for a data set of one's own): 3 fitted random-effect
+        SDs, widened to hold 95% of both sets of estimates.
 
     Returns
     -------
     ShrinkagePaths
     """
-    zoom = np.asarray(zoom_sd, dtype=float)
-    if zoom.shape != (2,) or not np.all(np.isfinite(zoom)) or np.any(zoom <= 0):
-        raise ValueError(f"zoom_sd must be two positive finite numbers, got {zoom_sd!r}")
     c = fit.clusters
     centre = fit.fixed_effects["estimate"].to_numpy(float)
     own_slope = c["ols_slope"].notna().to_numpy()
@@ -100,15 +101,39 @@ def shrinkage_paths(fit, zoom_sd=BASELINE_ZOOM_SD):
     scaled = (distance - distance.min()) / span if span > 0 else np.ones_like(distance)
 
     n = c["n"].to_numpy(float)
-    if np.ptp(n) > 0:
-        sizes = 6 + 54 * (n - n.min()) / np.ptp(n)
-    else:
-        sizes = np.full(len(n), 22.0)
+    half = _half_widths(fit, start, end, centre, zoom_sd)
     return ShrinkagePaths(
         start=start, end=end, own_slope=own_slope, opacity=0.1 + 0.9 * scaled,
-        sizes=sizes, centre=centre,
-        xlim=(centre[0] - 3 * zoom[0], centre[0] + 3 * zoom[0]),
-        ylim=(centre[1] - 3 * zoom[1], centre[1] + 3 * zoom[1]))
+        sizes=marker_area(n, n.min(), n.max()), centre=centre,
+        xlim=(centre[0] - half[0], centre[0] + half[0]),
+        ylim=(centre[1] - half[1], centre[1] + half[1]),
+        n_range=(int(n.min()), int(n.max())), x_name=str(fit.names["x"]))
+
+
+def marker_area(n, smallest, largest):
+    """Marker area (points^2) for clusters of ``n`` observations: by size when sizes differ."""
+    n = np.asarray(n, float)
+    if largest > smallest:
+        return 6 + 54 * (n - smallest) / (largest - smallest)
+    return np.full(n.shape, 22.0)
+
+
+def _half_widths(fit, start, end, centre, zoom_sd):
+    """Half the view's width and height around the fixed effects.
+
+    A pair of SDs gives +- 3 of them (the article's fixed view); ``"data"`` takes
+    3 fitted random-effect SDs, widened to hold 95% of both sets of estimates.
+    """
+    if isinstance(zoom_sd, str) and zoom_sd == "data":
+        sd = np.sqrt([fit.variance["intercept"], fit.variance["slope"]])
+        reach = np.nanquantile(np.abs(np.vstack([start, end]) - centre), 0.95, axis=0)
+        half = np.maximum(3 * sd, 1.1 * reach)
+        return np.where(half > 0, half, 1.0)
+    zoom = np.asarray(zoom_sd, dtype=float)
+    if zoom.shape != (2,) or not np.all(np.isfinite(zoom)) or np.any(zoom <= 0):
+        raise ValueError(
+            f"zoom_sd must be two positive finite numbers or 'data', got {zoom_sd!r}")
+    return 3 * zoom
 
 
 def _ease(t):
@@ -138,17 +163,21 @@ def _decorate(fig, ax, paths, legend=True):
     ax.set_xlim(paths.xlim)
     ax.set_ylim(paths.ylim)
     ax.set_xlabel("Intercept")
-    ax.set_ylabel("Slope for x")
+    ax.set_ylabel(f"Slope for {paths.x_name}")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     if legend:
         # A figure legend stays out of the animated axes, so it is drawn once for all frames.
-        add_legend(fig, with_singletons=not paths.own_slope.all(), loc="center left",
-                   bbox_to_anchor=(0.79, 0.5))
+        add_legend(fig, with_singletons=not paths.own_slope.all(), n_range=paths.n_range,
+                   loc="center left", bbox_to_anchor=(0.79, 0.5))
 
 
-def add_legend(fig, with_singletons=False, **placement):
-    """Add the shrinkage plot's legend (titled "Model") to ``fig``."""
+def add_legend(fig, with_singletons=False, n_range=(1, 1), **placement):
+    """Add the shrinkage plot's legend (titled "Model") to ``fig``.
+
+    When clusters differ in size (``n_range``), the legend also shows the marker
+    sizes of the smallest, a middle and the largest cluster.
+    """
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], ls="", marker="o", color=colour, label=label)
@@ -158,6 +187,13 @@ def add_legend(fig, with_singletons=False, **placement):
                               label="One obs.\n(no own slope)"))
     handles.append(Line2D([], [], ls="", marker="o", ms=11, color="black", alpha=0.5,
                           label="Population\naverage"))
+    smallest, largest = n_range
+    if largest > smallest:
+        shown = sorted({smallest, (smallest + largest) // 2, largest})
+        areas = marker_area(shown, smallest, largest)
+        handles += [Line2D([], [], ls="", marker="o", color="0.45", ms=float(np.sqrt(area)),
+                           label=f"n = {n}")
+                    for i, (n, area) in enumerate(zip(shown, areas))]
     return fig.legend(handles=handles, title="Model", frameon=False, **placement)
 
 

@@ -54,8 +54,34 @@ def _cmd_data(args):
         data.to_csv(sys.stdout, index=False)
 
 
+def read_csv(source):
+    """Read a user's CSV file (``-`` for standard input); bad files raise ValueError."""
+    import pandas as pd
+
+    name = "standard input" if source == "-" else repr(source)
+    try:
+        data = pd.read_csv(sys.stdin if source == "-" else source)
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
+        raise ValueError(f"data: cannot read {name}: {error.strerror}") from None
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"data: {name} is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        reason = str(error).strip().splitlines()[-1]
+        raise ValueError(f"data: {name} is not a readable CSV file ({reason})") from None
+    if data.empty:
+        raise ValueError(f"data: {name} has a header but no rows")
+    return data
+
+
+def _fit(args):
+    """Fit the user's file when --data is given, otherwise the simulated setting."""
+    if args.data is None:
+        return fit_models(simulate(_settings(args)))
+    return fit_models(read_csv(args.data), y=args.y, x=args.x, cluster=args.cluster)
+
+
 def _cmd_fit(args):
-    result = fit_models(simulate(_settings(args)))
+    result = _fit(args)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -63,10 +89,26 @@ def _cmd_fit(args):
 
 
 def _cmd_animate(args):
-    from .animate import render_files  # matplotlib loads only for this command
+    from .animate import BASELINE_ZOOM_SD, render_files  # matplotlib loads only here
 
-    render_files(fit_models(simulate(_settings(args))), args.out, static=args.static,
+    # The article's fixed view suits its simulations; a user's data gets a view of its own.
+    zoom = BASELINE_ZOOM_SD if args.data is None else "data"
+    render_files(_fit(args), args.out, static=args.static, zoom_sd=zoom,
                  progress=sys.stderr.isatty())
+
+
+def _add_file_options(parser):
+    group = parser.add_argument_group(
+        "your own data (instead of a simulation)",
+        "A CSV file with a header row; rows with a missing value are left out.")
+    group.add_argument("--data", metavar="FILE.csv",
+                       help="the CSV file to fit ('-' reads standard input)")
+    group.add_argument("--y", default="y", metavar="COLUMN",
+                       help="the response column (default: y)")
+    group.add_argument("--x", default="x", metavar="COLUMN",
+                       help="the predictor column (default: x)")
+    group.add_argument("--cluster", default="cluster", metavar="COLUMN",
+                       help="the cluster column, numbers or text (default: cluster)")
 
 
 def build_parser():
@@ -81,8 +123,10 @@ def build_parser():
     data.set_defaults(run=_cmd_data)
 
     fit = commands.add_parser("fit", help="fit the mixed model and print its summary",
-                              description="Fit y ~ x + (x | cluster) by REML.")
+                              description="Fit y ~ x + (x | cluster) by REML, to a "
+                              "simulated setting or to your own CSV file (--data).")
     _add_data_options(fit)
+    _add_file_options(fit)
     fit.add_argument("--json", action="store_true",
                      help="print one JSON object instead of the text summary")
     fit.set_defaults(run=_cmd_fit)
@@ -90,6 +134,7 @@ def build_parser():
     animate = commands.add_parser("animate", help="render the shrinkage animation",
                                   description="Render the shrinkage animation of a setting.")
     _add_data_options(animate)
+    _add_file_options(animate)
     animate.add_argument("--out", metavar="FILE.mp4|FILE.gif", required=True,
                          help="the animation to write (MP4 or GIF)")
     animate.add_argument("--static", metavar="FILE.png|FILE.svg",

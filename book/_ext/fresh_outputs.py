@@ -17,9 +17,10 @@ _STAMP = "shrinkage-fingerprint"
 
 
 def fingerprint(root):
-    """sha256 over the helper package's sources and the requirements."""
+    """sha256 over the helper package's sources, the data files and the requirements."""
     digest = hashlib.sha256()
-    files = sorted((root / "shrinkage").rglob("*.py")) + [root / "requirements.txt"]
+    files = (sorted((root / "shrinkage").rglob("*.py")) + sorted((root / "book" / "data").glob("*"))
+             + [root / "requirements.txt"])
     for path in files:
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
