@@ -139,3 +139,72 @@ def parameter_recovery(fit, settings):
     table = pd.DataFrame(rows, index=["true", "estimate"]).T
     table.index.name = "parameter"
     return table
+
+
+# What the validation compares, and the tolerance the tests hold each group to.
+TOLERANCES = {"REML criterion": 0.01, "fixed effect": 1e-3, "standard error": 1e-3,
+              "variance component": 2e-3, "cluster estimate": 5e-3}
+
+
+def compare_fits(fit, reference):
+    """Set a fit beside another fit's numbers, quantity by quantity.
+
+    Parameters
+    ----------
+    fit : shrinkage.MixedFit
+    reference : dict
+        Another fit in the layout of :func:`fit_to_dict` (lme4's reference JSON has
+        it), or the part of it that exists: ``reml_criterion``, ``fixed_effects``,
+        ``variance`` and optionally ``clusters``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per quantity: ``group`` (a key of ``TOLERANCES``), ``ours``,
+        ``reference`` and ``difference`` (ours minus reference).  Cluster estimates
+        appear as one row, the largest absolute difference over clusters.
+    """
+    import pandas as pd
+
+    rows = [("REML criterion", "REML criterion", fit.reml_criterion,
+             reference["reml_criterion"])]
+    for name in ("Intercept", "x"):
+        label = "(Intercept)" if name == "Intercept" else fit.names["x"]
+        rows.append(("fixed effect", f"{label}", fit.fixed_effects.loc[name, "estimate"],
+                     reference["fixed_effects"][name]["estimate"]))
+        rows.append(("standard error", f"SE {label}", fit.fixed_effects.loc[name, "std_error"],
+                     reference["fixed_effects"][name]["std_error"]))
+    for key in ("intercept", "slope", "covariance", "residual"):
+        rows.append(("variance component", f"{key} variance" if key != "covariance"
+                     else "covariance", fit.variance[key], reference["variance"][key]))
+    rows = [(*row, row[2] - row[3]) for row in rows]
+    if reference.get("clusters"):
+        ref = pd.DataFrame(reference["clusters"]).set_index("cluster")
+        ours = fit.clusters.set_index("cluster")
+        columns = ["mixed_intercept", "mixed_slope"]
+        gap = (ours[columns] - ref.loc[ours.index, columns]).abs().to_numpy().max()
+        rows.append(("cluster estimate", "largest cluster estimate gap", None, None, gap))
+    return pd.DataFrame(rows, columns=["group", "quantity", "ours", "reference", "difference"]
+                        ).set_index("quantity")
+
+
+def statsmodels_to_dict(result):
+    """A statsmodels ``MixedLMResults`` of ``y ~ x`` with ``re_formula="~x"`` as plain data.
+
+    The keys are those :func:`compare_fits` reads (the layout of :func:`fit_to_dict`):
+    ``reml_criterion`` is ``-2 * result.llf``; the cluster estimates are
+    ``fe_params`` plus each group's ``random_effects``.
+    """
+    fe, se, cov = result.fe_params, result.bse_fe, result.cov_re.to_numpy()
+    names = list(fe.index)
+    clusters = [{"cluster": group, "mixed_intercept": float(fe.iloc[0] + effects.iloc[0]),
+                 "mixed_slope": float(fe.iloc[1] + effects.iloc[1])}
+                for group, effects in result.random_effects.items()]
+    return {
+        "reml_criterion": -2 * float(result.llf),
+        "fixed_effects": {key: {"estimate": float(fe[name]), "std_error": float(se[name])}
+                          for key, name in zip(("Intercept", "x"), names)},
+        "variance": {"intercept": float(cov[0, 0]), "slope": float(cov[1, 1]),
+                     "covariance": float(cov[0, 1]), "residual": float(result.scale)},
+        "clusters": clusters,
+    }
