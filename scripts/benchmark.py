@@ -7,11 +7,14 @@
   plain statsmodels MixedLM fit (its default optimiser);
 - time and peak memory of fits of 10^6 and 10^7 rows;
 - render time and file size of each setting's animation;
+- the simulation study: six scenarios x 200 replicates, on the default backend (all
+  cores) and on one core, and a draw of 10^7 normals (R-exact, bit for bit);
 - the book: a clean build, a rebuild after a prose-only edit, and the weight of every
   page with the files it loads (stylesheets, scripts, images, video, poster).
 
 Targets: fits at most lme4's time (aim: half); MP4 <= 300 KB and a few seconds to
-render; clean build < 60 s; prose-only rebuild < 15 s; no page over 1 MB.
+render; study of 6 x 200 replicates <= 30 s; clean build < 60 s; prose-only rebuild
+< 15 s; no page over 1 MB.
 """
 
 import argparse
@@ -132,6 +135,18 @@ def bench_animations(workdir):
           f"{(workdir / 'baseline.gif').stat().st_size / 1000:>10.1f}")
 
 
+def bench_study():
+    print("\n## Simulation study (6 scenarios x 200 replicates)")
+    for label, jobs in (("all cores", None), ("one core", 1)):
+        seconds, _ = timed(lambda: {name: sk.simulation_study(s, 200, n_jobs=jobs)
+                                    for name, s in sk.SCENARIOS.items()})
+        print(f"{label:<22}{seconds:>8.2f} s")
+    from shrinkage.rng import RStream
+
+    seconds, _ = timed(lambda: RStream(1).rnorm(10**7))
+    print(f"{'10^7 R normals':<22}{seconds:>8.2f} s")
+
+
 def build(copy):
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     start = time.perf_counter()
@@ -183,6 +198,7 @@ def main():
         bench_fits(Path(tmp))
         bench_large_fits()
         bench_animations(Path(tmp))
+        bench_study()
         if not args.skip_book:
             bench_book(Path(tmp))
 

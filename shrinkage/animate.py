@@ -13,11 +13,14 @@ figure once, and :func:`_draw_frame` draws one moment of the movement.
 Rendering is deterministic: the same fit gives byte-identical files.
 """
 
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .output import STDOUT, replacing
 
 BY_CLUSTER_COLOUR = "#F49E71"
 MIXED_COLOUR = "#808133"
@@ -308,33 +311,45 @@ def render_files(fit, out, static=None, zoom_sd=BASELINE_ZOOM_SD, progress=False
     from celluloid import Camera
     from matplotlib.animation import FFMpegWriter
 
+    if str(out) == STDOUT:
+        raise ValueError("out: a video cannot go to standard output ('-'); give a file name")
+    if static is not None and str(static) == STDOUT:
+        raise ValueError("static: a figure cannot go to standard output ('-'); give a file name")
     out = Path(out)
     if out.suffix.lower() not in ANIMATION_FORMATS:
         raise ValueError(f"out must end in .mp4 or .gif, got {str(out)!r}")
     if static is not None and Path(static).suffix.lower() not in STATIC_FORMATS:
         raise ValueError(f"static must end in .png or .svg, got {str(static)!r}")
-    paths = shrinkage_paths(fit, zoom_sd)
-    out.parent.mkdir(parents=True, exist_ok=True)
-
-    fig, ax = _new_figure()
-    _decorate(fig, ax, paths)
-    camera = Camera(fig)
-    for frame in range(MOVING_FRAMES):
-        _draw_frame(ax, paths, frame / (MOVING_FRAMES - 1))
-        camera.snap()
-    animation = camera.animate(interval=1000 / FPS, blit=False)
-    with matplotlib.rc_context({"animation.ffmpeg_path": imageio_ffmpeg.get_ffmpeg_exe()}):
-        writer = FFMpegWriter(fps=FPS, codec="h264", extra_args=_ffmpeg_args(out.suffix.lower()))
-        animation.save(out, writer=writer, dpi=DPI,
-                       savefig_kwargs={"facecolor": BACKGROUND},
-                       progress_callback=_progress_bar(sys.stderr, MOVING_FRAMES) if progress else None)
-    written = [out]
+    targets, options = [out], ["out"]
     if static is not None:
+        targets.append(Path(static))
+        options.append("static")
+    paths = shrinkage_paths(fit, zoom_sd)
+
+    # Both files are written beside their targets and replace them together at the end.
+    with replacing(*targets, options=options) as temporaries:
         fig, ax = _new_figure()
-        plot_shrinkage(fit, zoom_sd, ax=ax)
-        save_static(fig, static)
-        written.append(Path(static))
-    return written
+        _decorate(fig, ax, paths)
+        camera = Camera(fig)
+        for frame in range(MOVING_FRAMES):
+            _draw_frame(ax, paths, frame / (MOVING_FRAMES - 1))
+            camera.snap()
+        animation = camera.animate(interval=1000 / FPS, blit=False)
+        report = _progress_bar(sys.stderr, MOVING_FRAMES) if progress else None
+        with matplotlib.rc_context({"animation.ffmpeg_path": imageio_ffmpeg.get_ffmpeg_exe()}):
+            writer = FFMpegWriter(fps=FPS, codec="h264",
+                                  extra_args=_ffmpeg_args(out.suffix.lower()))
+            try:
+                animation.save(temporaries[0], writer=writer, dpi=DPI,
+                               savefig_kwargs={"facecolor": BACKGROUND},
+                               progress_callback=report)
+            except subprocess.CalledProcessError:
+                raise OSError(f"out: ffmpeg could not write {str(out)!r}") from None
+        if static is not None:
+            fig, ax = _new_figure()
+            plot_shrinkage(fit, zoom_sd, ax=ax)
+            save_static(fig, temporaries[1])
+    return targets
 
 
 def save_static(fig, path):
@@ -342,7 +357,6 @@ def save_static(fig, path):
     import matplotlib
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"Date": None} if path.suffix.lower() == ".svg" else {"Software": None}
     with matplotlib.rc_context({"svg.hashsalt": "shrinkage"}):
         fig.savefig(path, dpi=DPI, facecolor=BACKGROUND, metadata=metadata)

@@ -1,17 +1,18 @@
-"""Command line: ``python -m shrinkage {data,fit,animate} [options]``.
+"""Command line: ``python -m shrinkage {data,fit,animate,study} [options]``.
 
 Every bad setting ends with exit status 2 and one line on standard error that
 names the parameter; a fit that does not converge ends with exit status 1.
 """
 
 import argparse
-import os
 import json
+import os
 import sys
 from dataclasses import fields
 
 from .data import Settings, simulate
 from .fit import ConvergenceError, fit_models
+from .output import STDOUT, check_target, write_text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -19,7 +20,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _add_data_options(parser):
+def _add_data_options(parser, seed=True):
     defaults = Settings()
     group = parser.add_argument_group("data settings (the article's create_data() arguments)")
     helps = {
@@ -35,6 +36,8 @@ def _add_data_options(parser):
         "seed": "seed for R's set.seed",
     }
     for field in fields(Settings):
+        if field.name == "seed" and not seed:
+            continue  # a study draws its own seeds
         default = getattr(defaults, field.name)
         kind = int if field.type is int or field.type == "int" else float
         group.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=kind,
@@ -43,15 +46,12 @@ def _add_data_options(parser):
 
 
 def _settings(args):
-    return Settings(**{field.name: getattr(args, field.name) for field in fields(Settings)})
+    return Settings(**{field.name: getattr(args, field.name) for field in fields(Settings)
+                       if hasattr(args, field.name)})
 
 
 def _cmd_data(args):
-    data = simulate(_settings(args))
-    if args.out:
-        data.to_csv(args.out, index=False)
-    else:
-        data.to_csv(sys.stdout, index=False)
+    write_text(simulate(_settings(args)).to_csv(index=False), args.out)
 
 
 def read_csv(source):
@@ -81,11 +81,11 @@ def _fit(args):
 
 
 def _cmd_fit(args):
+    if args.out != STDOUT:
+        check_target(args.out)  # a bad output path fails before the work, not after
     result = _fit(args)
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        print(result.summary())
+    text = json.dumps(result.to_dict(), indent=2) if args.json else result.summary()
+    write_text(text + "\n", args.out)
 
 
 def _cmd_animate(args):
@@ -95,6 +95,52 @@ def _cmd_animate(args):
     zoom = BASELINE_ZOOM_SD if args.data is None else "data"
     render_files(_fit(args), args.out, static=args.static, zoom_sd=zoom,
                  progress=sys.stderr.isatty())
+
+
+def _study_text(results, summary, settings):
+    """The study as a short table: median RMSE per method, wins, singular fits."""
+    from .study import METHODS
+
+    seeds = results["seed"]
+    ok = results[results["converged"]]
+    lines = [f"Simulation study: {summary['replicates']} replicates "
+             f"(seeds {seeds.min()} to {seeds.max()})",
+             "Settings: " + ", ".join(f"{k}={v:g}" for k, v in settings.as_dict().items()
+                                      if k != "seed"),
+             "",
+             f"{'median RMSE':<12}" + "".join(f"{m:>18}" for m in METHODS)]
+    for part in ("intercept", "slope"):
+        lines.append(f"{part:<12}" + "".join(f"{ok[f'rmse_{part}_{short}'].median():>18.4f}"
+                                             for short in METHODS.values()))
+    lines += ["", "Partial pooling has the lower RMSE in this share of replicates:"]
+    for part in ("intercept", "slope"):
+        lines.append(f"  {part + 's':<11} vs no pooling {summary[f'{part}_beats_none']:6.1%}"
+                     f"   vs complete pooling {summary[f'{part}_beats_complete']:6.1%}")
+    lines += ["", f"Singular (boundary) fits: {summary['singular_share']:.1%}",
+              f"Fits not verified as the optimum (left out): {summary['failed']}"]
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_study(args):
+    from .study import simulation_study, summarise_study
+
+    if args.jobs is not None and (args.jobs == 0 or args.jobs < -1):
+        raise ValueError(f"jobs must be a positive integer or -1 (every core), got {args.jobs}")
+    if args.out != STDOUT:
+        check_target(args.out)
+    settings = _settings(args)
+    results = simulation_study(settings, args.replicates, first_seed=args.first_seed,
+                               n_jobs=args.jobs, progress=sys.stderr.isatty())
+    summary = summarise_study(results)
+    if args.json:
+        settings_dict = {k: v for k, v in settings.as_dict().items() if k != "seed"}
+        text = json.dumps({"settings": settings_dict, "first_seed": args.first_seed,
+                           "summary": summary,
+                           "replicates": json.loads(results.to_json(orient="records"))},
+                          indent=2) + "\n"
+    else:
+        text = _study_text(results, summary, settings)
+    write_text(text, args.out)
 
 
 def _add_file_options(parser):
@@ -119,7 +165,8 @@ def build_parser():
     data = commands.add_parser("data", help="write the simulated data as CSV",
                                description="Write create_data()'s data as CSV (y,x,cluster).")
     _add_data_options(data)
-    data.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    data.add_argument("--out", metavar="FILE", default=STDOUT,
+                      help="write to FILE (default: '-', standard output)")
     data.set_defaults(run=_cmd_data)
 
     fit = commands.add_parser("fit", help="fit the mixed model and print its summary",
@@ -129,6 +176,8 @@ def build_parser():
     _add_file_options(fit)
     fit.add_argument("--json", action="store_true",
                      help="print one JSON object instead of the text summary")
+    fit.add_argument("--out", metavar="FILE", default=STDOUT,
+                     help="write to FILE (default: '-', standard output)")
     fit.set_defaults(run=_cmd_fit)
 
     animate = commands.add_parser("animate", help="render the shrinkage animation",
@@ -140,6 +189,24 @@ def build_parser():
     animate.add_argument("--static", metavar="FILE.png|FILE.svg",
                          help="also write the static end-state figure")
     animate.set_defaults(run=_cmd_animate)
+
+    study = commands.add_parser(
+        "study", help="repeat a setting over many seeds: does partial pooling pay?",
+        description="Simulate a setting with the seeds first-seed, first-seed + 1, ..., fit "
+        "each replicate and report how often partial pooling beats no and complete "
+        "pooling, the median errors and the share of singular fits.")
+    _add_data_options(study, seed=False)
+    study.add_argument("--replicates", type=int, default=200, metavar="N",
+                       help="number of replicates (default: 200)")
+    study.add_argument("--first-seed", type=int, default=1, metavar="S",
+                       help="seed of the first replicate (default: 1)")
+    study.add_argument("--jobs", type=int, default=None, metavar="J",
+                       help="parallel jobs (default: every core)")
+    study.add_argument("--json", action="store_true",
+                       help="print the summary and every replicate as JSON")
+    study.add_argument("--out", metavar="FILE", default=STDOUT,
+                       help="write to FILE (default: '-', standard output)")
+    study.set_defaults(run=_cmd_study)
     return parser
 
 
@@ -153,6 +220,9 @@ def main(argv=None):
         # The reader (head, a pager) stopped early; that is not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        print(f"{parser.prog} {args.command}: interrupted; no file was changed", file=sys.stderr)
+        return 130
     except ValueError as error:
         print(f"{parser.prog} {args.command}: error: {error}", file=sys.stderr)
         return 2

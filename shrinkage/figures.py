@@ -7,7 +7,7 @@ returns a pyplot figure of small multiples, one panel per scenario.
 import numpy as np
 
 from .animate import BACKGROUND, BY_CLUSTER_COLOUR, MIXED_COLOUR, add_legend, plot_shrinkage
-from .measure import random_effects_ellipse, shrinkage_fraction, textbook_fraction
+from .measure import random_effects_ellipse, shrinkage_fraction, textbook_fractions
 
 _PANEL = (3.2, 2.6)
 _INTERCEPT_COLOUR = "#1f6f8b"
@@ -29,34 +29,32 @@ def _grid(count, columns=3, **kwargs):
     return fig, axes.flat
 
 
-def plot_fraction_by_size(fits):
-    """Each cluster's shrinkage fraction against its size, with the textbook curves.
+def plot_fraction_vs_textbook(fits, datas):
+    """Each cluster's shrinkage fraction against the fraction the textbook formula predicts.
 
     Parameters
     ----------
     fits : dict of str to shrinkage.MixedFit
         One fit per scenario, in panel order.
+    datas : dict of str to pandas.DataFrame
+        The data of each fit, for each cluster's own ``x`` design.
     """
     fig, axes = _grid(len(fits), sharex=True, sharey=True)
-    rng = np.random.default_rng(0)  # jitter only; the data are not random here
-    sizes = np.geomspace(1, 200, 200)
+    diagonal = np.array([0.0, 1.0])
     for ax, (name, fit) in zip(axes, fits.items()):
-        fraction = shrinkage_fraction(fit)
-        jitter = np.exp(rng.uniform(-0.08, 0.08, len(fraction)))
-        v = fit.variance
-        for column, tau2, colour in (("intercept", v["intercept"], _INTERCEPT_COLOUR),
-                                     ("slope", v["slope"], _SLOPE_COLOUR)):
-            ax.scatter(fraction["n"] * jitter, fraction[column].clip(-0.5, 1.5), s=6,
-                       color=colour, alpha=0.35, linewidths=0, label=f"{column} (clusters)")
-            ax.plot(sizes, textbook_fraction(sizes, tau2, v["residual"]), color=colour,
-                    lw=1.5, label=f"{column} (textbook)")
-        ax.set_xscale("log")
+        observed = shrinkage_fraction(fit)
+        predicted = textbook_fractions(fit, datas[name])
+        for column, colour in (("intercept", _INTERCEPT_COLOUR), ("slope", _SLOPE_COLOUR)):
+            ax.scatter(predicted[column], observed[column].clip(-0.5, 1.5), s=6, color=colour,
+                       alpha=0.4, linewidths=0, label=f"{column}s")
+        ax.plot(diagonal, diagonal, color="0.3", lw=1, label="as predicted")
+        ax.set_xlim(0, 1)
         ax.set_ylim(-0.5, 1.5)
         ax.set_title(name.replace("_", " "), fontsize=10)
-    fig.supxlabel("Observations in the cluster (log scale)")
-    fig.supylabel("Fraction of the way to the average")
+    fig.supxlabel("Fraction predicted from the cluster's own design")
+    fig.supylabel("Fraction of the way moved")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncols=4, frameon=False)
+    fig.legend(handles, labels, loc="outside upper center", ncols=3, frameon=False)
     return fig
 
 
@@ -116,4 +114,46 @@ def plot_estimation_error(errors):
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
     axes[0].legend(frameon=False, fontsize=8)
+    return fig
+
+
+def plot_error_ratios(studies, one_draw=None):
+    """How partial pooling's error compares with the alternatives', replicate by replicate.
+
+    Parameters
+    ----------
+    studies : dict of str to pandas.DataFrame
+        :func:`shrinkage.study.simulation_study` results, one per scenario.
+    one_draw : dict of str to dict, optional
+        A replicate row per scenario (for example the book's seed) to mark.
+    """
+    import matplotlib.pyplot as plt
+
+    names = list(studies)
+    fig, axes = plt.subplots(2, 2, figsize=(9.6, 5.6), facecolor=BACKGROUND,
+                             layout="constrained", sharex=True)
+    position = np.arange(len(names))
+    for row, part in enumerate(("intercept", "slope")):
+        for col, (other, label) in enumerate((("none", "no pooling"),
+                                              ("complete", "complete pooling"))):
+            ax = axes[row, col]
+            ax.set_facecolor(BACKGROUND)
+            ratios = [(s[f"rmse_{part}_partial"] / s[f"rmse_{part}_{other}"]).dropna()
+                      for s in studies.values()]
+            ax.boxplot(ratios, positions=position, widths=0.5, showfliers=True,
+                       flierprops={"markersize": 2, "alpha": 0.5},
+                       medianprops={"color": MIXED_COLOUR, "lw": 2})
+            if one_draw is not None:
+                marks = [one_draw[n][f"rmse_{part}_partial"] / one_draw[n][f"rmse_{part}_{other}"]
+                         for n in names]
+                ax.scatter(position, marks, marker="D", s=18, color=BY_CLUSTER_COLOUR,
+                           zorder=3, label="the chapters' draw (seed 888)")
+            ax.axhline(1, color="0.4", lw=0.8, ls="--")
+            ax.set_title(f"{part}s: partial / {label}", fontsize=10)
+            ax.set_xticks(position, [n.replace("_", "\n") for n in names], fontsize=8)
+            for side in ("top", "right"):
+                ax.spines[side].set_visible(False)
+    if one_draw is not None:
+        axes[0, 0].legend(frameon=False, fontsize=8, loc="upper left")
+    fig.supylabel("Ratio of RMSEs (below 1: partial pooling is closer to the truth)")
     return fig

@@ -34,25 +34,65 @@ def shrinkage_fraction(fit):
     return table
 
 
-def textbook_fraction(n, tau2, sigma2):
-    """Shrinkage fraction of a random-intercept model with ``n`` observations.
+def textbook_fraction(sampling_variance, tau2):
+    """The fraction of the way to the average that precision weighting predicts.
 
-    The mixed estimate of a cluster mean is ``w * own + (1 - w) * average`` with
-    ``w = tau2 / (tau2 + sigma2 / n)``, so the fraction of the way moved is
-    ``1 - w``.  For the slope of a standardized ``x`` the sampling variance is
-    also about ``sigma2 / n``, so the same curve applies with the slope variance.
+    An estimate with sampling variance ``v`` of an effect whose between-cluster
+    variance is ``tau2`` is moved the fraction ``v / (tau2 + v)`` of the way to the
+    average: for a cluster mean in a random-intercept model ``v = sigma2 / n``.
 
     Parameters
     ----------
-    n : array_like
-        Observations per cluster.
-    tau2, sigma2 : float
-        Random-effect variance and residual variance.
+    sampling_variance : array_like
+        Sampling variance of each cluster's own estimate (non-negative).
+    tau2 : float
+        Between-cluster variance (non-negative).
     """
-    n = np.asarray(n, dtype=float)
-    if tau2 < 0 or sigma2 <= 0:
-        raise ValueError(f"tau2 must be >= 0 and sigma2 > 0, got {tau2!r} and {sigma2!r}")
-    return 1.0 - tau2 / (tau2 + sigma2 / n)
+    v = np.asarray(sampling_variance, dtype=float)
+    if not tau2 >= 0 or np.any(~(v >= 0)):
+        raise ValueError(f"tau2 and the sampling variances must be >= 0, got tau2={tau2!r}")
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isinf(v), 1.0, v / (tau2 + v))
+
+
+def textbook_fractions(fit, data):
+    """Each cluster's textbook shrinkage fractions, from its own design.
+
+    A cluster's least-squares slope has sampling variance ``sigma2 / S_xx`` and its
+    intercept ``sigma2 * (1/n + xbar**2 / S_xx)``, where ``S_xx`` is the sum of
+    squares of its ``x`` around its mean ``xbar``.  Each is passed through
+    :func:`textbook_fraction` with the fitted variances.  This treats intercepts and
+    slopes one at a time; the joint estimate (and a fitted correlation) moves the
+    clusters somewhat differently.
+
+    Parameters
+    ----------
+    fit : shrinkage.MixedFit
+    data : pandas.DataFrame
+        The data ``fit`` was fitted to.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``cluster, n, intercept, slope``; a cluster whose ``x`` does not vary
+        has no own slope, and its slope fraction is missing.
+    """
+    x, cluster = fit.names["x"], fit.names["cluster"]
+    groups = data.dropna(subset=[fit.names["y"], x, cluster]).groupby(cluster)[x]
+    n, xbar = groups.size(), groups.mean()
+    sxx = groups.var(ddof=0) * n
+    v = fit.variance
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope_var = np.where(sxx > 0, v["residual"] / sxx, np.nan)
+        intercept_var = np.where(sxx > 0, v["residual"] * (1 / n + xbar ** 2 / sxx),
+                                 v["residual"] / n)
+    table = pd.DataFrame({"cluster": n.index.to_numpy(), "n": n.to_numpy()})
+    table["intercept"] = textbook_fraction(intercept_var, v["intercept"])
+    slope = np.full(len(table), np.nan)
+    has_slope = ~np.isnan(slope_var)
+    slope[has_slope] = textbook_fraction(slope_var[has_slope], v["slope"])
+    table["slope"] = slope
+    return table
 
 
 def random_effects_ellipse(fit, level, points=200):
@@ -78,6 +118,34 @@ def random_effects_ellipse(fit, level, points=200):
     angle = np.linspace(0.0, 2.0 * np.pi, points)
     circle = np.stack([np.cos(angle), np.sin(angle)])
     return fit.fixed_effects["estimate"].to_numpy() + (radius * root @ circle).T
+
+
+def share_outside_ellipse(fit, level):
+    """The share of clusters outside the fitted random-effects contour at ``level``.
+
+    The contour (see :func:`random_effects_ellipse`) describes the true cluster
+    effects: a share ``1 - level`` of them is expected outside.  Each cluster's own
+    estimate adds sampling error to its true effect, so more of them fall outside.
+
+    Returns
+    -------
+    pandas.Series
+        Index ``own`` (least-squares estimates, clusters with a slope) and ``mixed``.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    v = fit.variance
+    cov = np.array([[v["intercept"], v["covariance"]], [v["covariance"], v["slope"]]])
+    precision = np.linalg.pinv(cov)
+    centre = fit.fixed_effects["estimate"].to_numpy()
+    radius2 = -2.0 * math.log1p(-level)
+    shares = {}
+    for name, prefix in (("own", "ols"), ("mixed", "mixed")):
+        points = fit.clusters[[f"{prefix}_intercept", f"{prefix}_slope"]].dropna().to_numpy()
+        offset = points - centre
+        distance2 = np.einsum("ij,jk,ik->i", offset, precision, offset)
+        shares[name] = float(np.mean(distance2 > radius2))
+    return pd.Series(shares)
 
 
 def estimation_error(fit, data, truth):

@@ -26,19 +26,19 @@ _NOT_COPIED = {".git", ".venv", "_build", "_media", "__pycache__", ".pytest_cach
                ".ipynb_checkpoints", "shrinkage.egg-info"}
 
 
-def run_book_build(source):
+def run_book_build(source, env=None):
     """Build the book at ``source`` as the README's build command does."""
     import subprocess
     import sys
 
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     return subprocess.run([str(jupyter_book), "build", str(source), "--warningiserror",
-                           "--nitpick", "--keep-going"], capture_output=True, text=True)
+                           "--nitpick", "--keep-going"], capture_output=True, text=True, env=env)
 
 
-def build_book(source):
+def build_book(source, env=None):
     """Build the book at ``source``, which must succeed; return the log."""
-    result = run_book_build(source)
+    result = run_book_build(source, env)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     return result.stdout + result.stderr
 

@@ -141,7 +141,8 @@ def test_statsmodels_chapter_shows_the_failing_default_and_a_good_fit(site):
 
 def test_beyond_chapter_has_its_figures_and_table(site):
     html = read(site, "book/beyond")
-    for name in ("fig-fraction-by-size", "fig-ellipses", "fig-estimation-error"):
+    for name in ("fig-fraction-vs-textbook", "fig-ellipses", "fig-estimation-error",
+                 "fig-error-ratios"):
         assert f'id="{name}"' in html
     text = page_text(html)
     assert "partial pooling" in text and "complete pooling" in text
@@ -181,3 +182,56 @@ def test_a_failing_chapter_fails_the_build(book_copy, tmp_path):
     result = run_book_build(copy)
     assert result.returncode != 0
     assert "UnidentifiableError" in result.stdout + result.stderr
+
+
+# Numbers that may stand in the prose as text: the article's settings and quoted values,
+# contour levels, and facts of arithmetic. Anything else that depends on the data must
+# come from a glue role.
+_TYPED_NUMBERS_ALLOWED = {
+    "0.5", "0.25", "0.1", "0.8", "0.125", "0.003", "0.32", "0.29134", "0.06281", "50%",
+    "90%", "99%", "1%", "4.0", "2019", "2026",
+}
+
+
+def prose_numbers(markdown):
+    """Decimal numbers and percentages in a chapter's prose (code, math, glue removed)."""
+    text = re.sub(r"```\{code-cell\}.*?```", "", markdown, flags=re.S)
+    text = re.sub(r"^---\n.*?\n---\n", "", text, flags=re.S)
+    text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$|\{glue:[a-z]*\}`[^`]*`|`[^`]*`|\(https?://[^)]*\)"
+                  r"|<https?://[^>]*>", "", text, flags=re.S)
+    return re.findall(r"\d+\.\d+|\d+%", text)
+
+
+@pytest.mark.parametrize("page", [p for p in toc_pages() if p != "intro"])
+def test_no_data_dependent_number_is_typed_into_the_prose(page):
+    typed = [n for n in prose_numbers((ROOT / f"{page}.md").read_text())
+             if n not in _TYPED_NUMBERS_ALLOWED]
+    assert not typed, f"{page}: glue these numbers instead of typing them: {typed}"
+
+
+def test_prose_numbers_finds_typed_numbers():
+    # The check itself: typed numbers are found, glued and coded ones are not.
+    sample = ("Moves 69% of the way, {glue:text}`x:.0%` here, `0.123` in code.\n"
+              "```{code-cell} ipython3\nprint(0.55)\n```\nand 0.4321 typed.")
+    assert prose_numbers(sample) == ["69%", "0.4321"]
+
+
+def test_baseline_prose_quotes_lme4s_numbers(site):
+    # R: summary(lmer(y ~ x + (x | cluster), create_data())), tests/reference/baseline.json
+    lme4 = json.loads((REFERENCE / "baseline.json").read_text())
+    text = page_text(read(site, "book/baseline"))
+    v, fe = lme4["variance"], lme4["fixed_effects"]
+    expected = [f"REML criterion of {lme4['reml_criterion']:.1f}",
+                f"variances of {v['intercept']:.4f} (intercepts) and {v['slope']:.4f} (slopes)",
+                f"fixed effects {fe['Intercept']['estimate']:.5f} and {fe['x']['estimate']:.5f}",
+                "to every printed digit", "this fit is not singular"]
+    for phrase in expected:
+        assert phrase in text, phrase
+
+
+def test_beyond_reports_the_study(site):
+    text = page_text(read(site, "book/beyond"))
+    assert "repeats every scenario 200 times" in text
+    assert re.search(r"Partial pooling wins every replicate in \d+ of the 24 comparisons", text)
+    assert re.search(r"Singular fits are most frequent in few obs, where \d+% of the", text)
+    assert "fig-error-ratios" in read(site, "book/beyond")

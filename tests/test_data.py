@@ -2,6 +2,7 @@
 import subprocess
 import sys
 from io import StringIO
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,33 @@ def test_sample_matches_r():
     assert RStream(42).sample_int(10, 10).tolist() == [1, 5, 10, 8, 2, 4, 6, 9, 7, 3]
 
 
+def _r_hex_draws():
+    """R's draws as stored by tests/reference/rng_hex.R: (kind, seed, first index, values)."""
+    path = Path(__file__).parent / "reference" / "rng_hex.txt"
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            kind, seed, first, *values = line.split()
+            yield kind, int(seed), int(first), [float.fromhex(v) for v in values]
+
+
+@pytest.mark.parametrize("case", list(_r_hex_draws()), ids=lambda c: f"{c[0]}-{c[1]}")
+def test_draws_are_bit_identical_to_r(case):
+    # R: set.seed(seed); sprintf("%a", rnorm(n))  (or runif), see tests/reference/rng_hex.R
+    kind, seed, first, expected = case
+    count = first - 1 + len(expected)
+    stream = RStream(seed)
+    draws = stream.unif_rand(count) if kind == "runif" else stream.rnorm(count)
+    got = draws[first - 1:]
+    mismatched = [(first + i, a.hex(), b.hex()) for i, (a, b) in enumerate(zip(got, expected))
+                  if a != b]
+    assert not mismatched, f"{len(mismatched)} draws differ from R's, first: {mismatched[0]}"
+
+
+def test_a_tail_draw_is_r_to_the_last_bit():
+    # R 4.2.2: set.seed(11795); x <- rnorm(6264); sprintf("%a", x[5243])
+    assert RStream(11795).rnorm(6264)[5242] == float.fromhex("0x1.c074c37784ca9p+1")
+
+
 def test_rnorm_with_zero_sd_draws_nothing():
     # R's rnorm(n, sd = 0) returns the mean without touching the stream.
     stream = RStream(7)
@@ -53,9 +81,9 @@ def test_article_settings_match_r(article_case):
     assert list(data.columns) == ["y", "x", "cluster"]
     # Same row order: R's sample_frac shuffles even when balanced = TRUE.
     np.testing.assert_array_equal(data["cluster"].to_numpy(), r_data["cluster"].to_numpy())
-    # The CSV keeps 15 significant digits, so 1e-12 is far above its rounding.
-    np.testing.assert_allclose(data["x"], r_data["x"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(data["y"], r_data["y"], rtol=0, atol=1e-12)
+    # The CSV keeps 15 significant digits; the draws themselves are checked bit for bit above.
+    np.testing.assert_allclose(data["x"], r_data["x"], rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(data["y"], r_data["y"], rtol=1e-14, atol=1e-15)
 
 
 def test_scenarios_are_the_article_settings(article_case):

@@ -9,7 +9,8 @@ import pytest
 from matplotlib.path import Path as Polygon
 
 from shrinkage import (SCENARIOS, create_data, estimation_error, fit_models,
-                       random_effects_ellipse, shrinkage_fraction, simulate, textbook_fraction)
+                       random_effects_ellipse, shrinkage_fraction, simulate, textbook_fraction,
+                       textbook_fractions)
 from shrinkage.fit import MixedFit
 
 REFERENCE = Path(__file__).parent / "reference"
@@ -36,11 +37,25 @@ def test_shrinkage_fraction_matches_lme4_numbers(baseline):
 
 
 def test_textbook_fraction_by_hand():
-    # tau2 = 1, sigma2 = 4: n = 4 gives w = 1 / (1 + 1) = 1/2, n = 12 gives w = 3/4.
-    np.testing.assert_allclose(textbook_fraction([1, 4, 12], 1.0, 4.0), [0.8, 0.5, 0.25])
-    assert textbook_fraction(5, 0.0, 1.0) == 1.0  # no between-cluster variance: full pooling
-    with pytest.raises(ValueError, match="sigma2 > 0"):
-        textbook_fraction(3, 1.0, 0.0)
+    # tau2 = 1, sigma2 = 4, v = sigma2 / n: n = 4 gives v = 1 and 1 / (1 + 1) = 1/2.
+    np.testing.assert_allclose(textbook_fraction([4, 1, 1 / 3], 1.0), [0.8, 0.5, 0.25])
+    assert textbook_fraction(0.2, 0.0) == 1.0  # no between-cluster variance: full pooling
+    with pytest.raises(ValueError, match="tau2"):
+        textbook_fraction(3, -1.0)
+
+
+def test_textbook_fractions_use_each_clusters_design():
+    from types import SimpleNamespace
+
+    # Cluster 1: x = -1, 0, 1 (xbar 0, S_xx 2); cluster 2: x = 1, 2, 3 (xbar 2, S_xx 2).
+    data = pd.DataFrame({"y": [0.0] * 6, "x": [-1, 0, 1, 1, 2, 3], "cluster": [1, 1, 1, 2, 2, 2]})
+    fit = SimpleNamespace(names={"y": "y", "x": "x", "cluster": "cluster"},
+                          variance={"residual": 2.0, "intercept": 1.0, "slope": 0.5})
+    table = textbook_fractions(fit, data)
+    # slope: v = 2 / 2 = 1, fraction 1 / (0.5 + 1) = 2/3 for both clusters.
+    np.testing.assert_allclose(table["slope"], [2 / 3, 2 / 3])
+    # intercept: v = 2 (1/3 + xbar^2 / 2): 2/3 -> 0.4; 2 (1/3 + 2) = 14/3 -> 14/17.
+    np.testing.assert_allclose(table["intercept"], [(2 / 3) / (5 / 3), (14 / 3) / (17 / 3)])
 
 
 def test_ellipse_has_the_right_radius_and_coverage(baseline):
@@ -91,3 +106,23 @@ def test_singletons_count_towards_intercepts_only():
     with_slope = own.ols_slope.notna()
     expected = math.sqrt(((own.ols_slope - own.slope)[with_slope] ** 2).mean())
     assert table.loc["no pooling", "slope"] == pytest.approx(expected)
+
+
+def test_share_outside_ellipse_by_hand():
+    from types import SimpleNamespace
+
+    from shrinkage.measure import share_outside_ellipse
+
+    # Unit variances, no correlation: the 90% contour is the circle of radius
+    # sqrt(-2 log 0.1) = 2.146 around (1, 0.5).
+    clusters = pd.DataFrame({"ols_intercept": [1.0, 3.2, 1.0, 1.0],
+                             "ols_slope": [0.5, 0.5, 2.5, -1.5],
+                             "mixed_intercept": [1.0, 1.1, 1.2, 1.0],
+                             "mixed_slope": [0.5, 0.5, 0.5, 0.5]})
+    fit = SimpleNamespace(
+        variance={"intercept": 1.0, "slope": 1.0, "covariance": 0.0},
+        fixed_effects=pd.DataFrame({"estimate": [1.0, 0.5]}, index=["Intercept", "x"]),
+        clusters=clusters)
+    shares = share_outside_ellipse(fit, 0.9)
+    assert shares["own"] == pytest.approx(0.25)   # only (3.2, 0.5): distance 2.2 > 2.146
+    assert shares["mixed"] == 0.0

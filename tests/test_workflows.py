@@ -1,4 +1,5 @@
 """The GitHub Actions workflows: valid against GitHub's schema, and free of findings."""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +42,88 @@ def test_only_the_deploy_job_may_write():
                 assert len(ref) == 40 and all(c in "0123456789abcdef" for c in ref), step["uses"]
             if step.get("uses", "").startswith("actions/checkout@"):
                 assert step["with"]["persist-credentials"] is False
+
+
+def _normalise(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _locked(path, this_platform=False):
+    """The lock's pins: {name: version}, each line required to carry a hash.
+
+    With ``this_platform``, only the pins whose environment marker holds here.
+    """
+    from packaging.markers import Marker
+
+    pins, text = {}, path.read_text().replace("\\\n", " ")
+    for line in text.splitlines():
+        if line and not line.startswith(("#", " ")):
+            assert "--hash=sha256:" in line, line
+            requirement, _, rest = line.partition(" --hash")[0].partition(";")
+            if this_platform and rest.strip() and not Marker(rest.strip()).evaluate():
+                continue
+            name, version = requirement.strip().split("==")
+            pins[_normalise(name)] = version
+    return pins
+
+
+def _listed(path):
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name, version = line.split("==")
+            pins[_normalise(name)] = version
+        elif line.startswith("-r "):
+            pins.update(_listed(path.parent / line[3:]))
+    return pins
+
+
+def test_the_locks_pin_every_listed_package_at_its_listed_version():
+    for name in ("requirements", "requirements-test"):
+        locked = _locked(ROOT / f"{name}.lock")
+        listed = _listed(ROOT / f"{name}.txt")
+        assert {k: locked.get(k) for k in listed} == listed, name
+        assert len(locked) > 2 * len(listed)  # the packages beneath are pinned too
+
+
+def test_the_environment_is_the_lock():
+    # Every package the lock pins for this platform is installed at the locked version.
+    from importlib.metadata import distributions
+
+    locked = _locked(ROOT / "requirements-test.lock", this_platform=True)
+    installed = {_normalise(d.metadata["Name"]): d.version for d in distributions()}
+    differing = {name: (version, installed.get(name)) for name, version in locked.items()
+                 if installed.get(name) != version}
+    assert not differing, differing
+
+
+def test_the_scripts_install_the_locks_with_hash_checking():
+    env = (ROOT / "scripts" / "env.sh").read_text()
+    assert "--require-hashes" in env
+    assert "ensure_env requirements.lock" in (ROOT / "scripts" / "build").read_text()
+    assert "ensure_env requirements-test.lock" in (ROOT / "scripts" / "test").read_text()
+
+
+def test_every_job_has_a_time_limit_and_failures_are_uploaded_as_artifacts():
+    workflow = yaml.safe_load(Path(WORKFLOWS[0]).read_text())
+    for name, job in workflow["jobs"].items():
+        assert 0 < job.get("timeout-minutes", 0) <= 60, name
+    steps = workflow["jobs"]["build"]["steps"]
+    reports = [step for step in steps if step.get("if") == "failure()"]
+    assert reports and all(step["uses"].startswith(
+        "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f") for step in reports)
+
+
+def test_renovate_proposes_updates_to_packages_and_actions():
+    import json
+
+    config = json.loads((ROOT / ".github" / "renovate.json").read_text())
+    assert set(config["enabledManagers"]) == {"pip-compile", "github-actions"}
+    patterns = [re.compile(p.strip("/")) for p in config["pip-compile"]["managerFilePatterns"]]
+    for lock in ("requirements.lock", "requirements-test.lock"):
+        assert any(p.search(lock) for p in patterns), lock
+        # Renovate reruns the command in the lock's header, so it must be uv's own.
+        header = (ROOT / lock).read_text().splitlines()[1]
+        assert header.strip("# ").startswith("uv pip compile"), header
+    assert config["lockFileMaintenance"]["enabled"] is True

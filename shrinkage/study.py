@@ -1,0 +1,171 @@
+"""A simulation study: does partial pooling pay, replicate after replicate?
+
+One draw of a scenario is one seed's story.  :func:`simulation_study` repeats a
+setting with the seeds ``first_seed, first_seed + 1, ...``: each replicate
+simulates the data with the true cluster effects, fits the mixed model and
+records the estimation errors of no, complete and partial pooling, the median
+shrinkage fractions, the fitted variance components and whether the fit is
+singular.
+
+Replicates run in parallel through joblib: on the local cores by default, or on
+any joblib backend the caller activates (``joblib.parallel_config(backend=...)``),
+for example a Dask cluster with ``dask.distributed``.  Each replicate depends
+only on its seed, so the numbers are the same for every backend and job count.
+"""
+
+import math
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from .data import Settings, simulate
+from .fit import ConvergenceError, fit_models
+from .measure import estimation_error, shrinkage_fraction
+
+MAX_REPLICATES = 1_000_000
+METHODS = {"no pooling": "none", "complete pooling": "complete", "partial pooling": "partial"}
+COLUMNS = (["seed", "converged", "singular"]
+           + [f"rmse_{part}_{short}" for short in METHODS.values()
+              for part in ("intercept", "slope")]
+           + ["shrinkage_intercept", "shrinkage_slope",
+              "sd_intercept", "sd_slope", "correlation", "sigma"])
+
+
+def run_replicate(settings, seed):
+    """Simulate ``settings`` with ``seed``, fit, and measure: one row of the study.
+
+    Returns
+    -------
+    dict
+        The keys of :data:`COLUMNS`.  A fit that cannot be verified as the REML
+        optimum has ``converged`` False and missing values elsewhere: it is
+        counted, never used.
+    """
+    data, truth = simulate(replace(settings, seed=int(seed)), with_truth=True)
+    row = dict.fromkeys(COLUMNS, math.nan)
+    row.update(seed=int(seed), converged=False, singular=False)
+    try:
+        fit = fit_models(data)
+    except ConvergenceError:
+        return row
+    errors = estimation_error(fit, data, truth)
+    for method, short in METHODS.items():
+        row[f"rmse_intercept_{short}"] = float(errors.loc[method, "intercept"])
+        row[f"rmse_slope_{short}"] = float(errors.loc[method, "slope"])
+    fractions = shrinkage_fraction(fit)
+    v = fit.variance
+    row.update(converged=True, singular=bool(fit.singular),
+               shrinkage_intercept=float(fractions["intercept"].median()),
+               shrinkage_slope=float(fractions["slope"].median()),
+               sd_intercept=math.sqrt(v["intercept"]), sd_slope=math.sqrt(v["slope"]),
+               correlation=float(v["correlation"]), sigma=math.sqrt(v["residual"]))
+    return row
+
+
+def _run_batch(settings, seeds):
+    return [run_replicate(settings, seed) for seed in seeds]
+
+
+class _Progress:
+    """A one-line progress bar on a terminal's standard error."""
+
+    def __init__(self, total, label, stream):
+        self.total, self.label, self.stream, self.done = total, label, stream, 0
+
+    def advance(self, count):
+        self.done += count
+        filled = int(30 * self.done / self.total)
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] "
+                          f"{self.done}/{self.total}")
+        if self.done == self.total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def simulation_study(settings=None, replicates=200, first_seed=1, n_jobs=None, progress=False):
+    """Repeat a setting over many seeds and measure every replicate.
+
+    Parameters
+    ----------
+    settings : shrinkage.Settings, optional
+        The setting to repeat (default: the baseline); its ``seed`` is ignored.
+    replicates : int, default 200
+        Number of replicates, between 1 and 1,000,000.
+    first_seed : int, default 1
+        Replicate ``i`` (from 0) uses the seed ``first_seed + i``.
+    n_jobs : int, optional
+        Parallel jobs; by default -1, every core of the active joblib backend: the
+        local cores, or the workers of a Dask cluster inside
+        ``joblib.parallel_config(backend="dask")``.
+    progress : bool, default False
+        Show a progress bar on standard error.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per replicate, in seed order, with the columns of :data:`COLUMNS`.
+        The same arguments give the same frame on every backend.
+
+    Raises
+    ------
+    ValueError
+        If ``replicates``, ``first_seed`` or ``n_jobs`` is out of range.
+    """
+    from joblib import Parallel, delayed
+
+    settings = Settings() if settings is None else settings
+    if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or not (
+            1 <= replicates <= MAX_REPLICATES):
+        raise ValueError(f"replicates must be an integer in [1, {MAX_REPLICATES:,}], "
+                         f"got {replicates!r}")
+    last = first_seed + replicates - 1 if isinstance(first_seed, (int, np.integer)) else None
+    if isinstance(first_seed, bool) or last is None or first_seed < -(2**31 - 1) or (
+            last > 2**31 - 1):
+        raise ValueError("first_seed must be an integer with first_seed + replicates - 1 in "
+                         f"[-2147483647, 2147483647], got {first_seed!r}")
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int)
+                               or n_jobs == 0 or n_jobs < -1):
+        raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
+
+    seeds = np.arange(first_seed, first_seed + replicates)
+    # Batches of about 10 replicates (a few hundred ms) keep the scheduling overhead small.
+    batches = np.array_split(seeds, max(1, math.ceil(replicates / 10)))
+    bar = _Progress(replicates, "replicates", sys.stderr) if progress else None
+    rows = []
+    parallel = Parallel(n_jobs=-1 if n_jobs is None else n_jobs, return_as="generator")
+    for batch in parallel(delayed(_run_batch)(settings, batch) for batch in batches):
+        rows.extend(batch)
+        if bar:
+            bar.advance(len(batch))
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def summarise_study(results):
+    """Summarise a study: how often partial pooling wins, error ratios, singular fits.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        The output of :func:`simulation_study`.
+
+    Returns
+    -------
+    dict
+        ``replicates``, ``failed`` (fits not verified, left out), ``singular_share``;
+        for ``part`` in intercept and slope: ``{part}_beats_none`` and
+        ``{part}_beats_complete`` (the share of replicates where partial pooling's
+        RMSE is lower), and ``{part}_ratio_none`` and ``{part}_ratio_complete``
+        (the median of partial pooling's RMSE divided by the other's).
+    """
+    ok = results[results["converged"]]
+    summary = {"replicates": int(len(results)), "failed": int((~results["converged"]).sum()),
+               "singular_share": float(ok["singular"].mean()) if len(ok) else math.nan}
+    for part in ("intercept", "slope"):
+        partial = ok[f"rmse_{part}_partial"]
+        for other in ("none", "complete"):
+            rival = ok[f"rmse_{part}_{other}"]
+            summary[f"{part}_beats_{other}"] = float((partial < rival).mean())
+            summary[f"{part}_ratio_{other}"] = float((partial / rival).median())
+    return summary

@@ -1,0 +1,127 @@
+"""The simulation study: each replicate against lme4, the same numbers on every backend."""
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import CASES, read_reference
+from shrinkage import SCENARIOS, Settings, create_data
+from shrinkage.study import COLUMNS, run_replicate, simulation_study, summarise_study
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_replicate_matches_lme4_on_the_article_seed(name):
+    # R: fit <- lmer(y ~ x + (x | cluster), create_data(..., seed = 888)); see make_reference.R
+    _, reference = read_reference(name)
+    row = run_replicate(SCENARIOS[name], 888)
+    v = reference["variance"]
+    assert row["converged"] and row["singular"] == reference["singular"]
+    assert row["sd_intercept"] == pytest.approx(math.sqrt(v["intercept"]), rel=1e-4)
+    assert row["sd_slope"] == pytest.approx(math.sqrt(v["slope"]), rel=1e-4)
+    assert row["sigma"] == pytest.approx(math.sqrt(v["residual"]), rel=1e-5)
+    assert row["correlation"] == pytest.approx(v["correlation"], abs=1e-3)
+
+    # The errors from lme4's cluster estimates and the true effects of the article's data.
+    clusters = pd.DataFrame(reference["clusters"])
+    _, truth = create_data(**{**CASES[name], "with_truth": True})
+    both = clusters.merge(truth, on="cluster")
+    rmse = lambda a, b: float(np.sqrt(np.nanmean((both[a] - both[b]) ** 2)))
+    assert row["rmse_intercept_partial"] == pytest.approx(rmse("mixed_intercept", "intercept"), rel=1e-4)
+    assert row["rmse_slope_partial"] == pytest.approx(rmse("mixed_slope", "slope"), rel=1e-4)
+    assert row["rmse_slope_none"] == pytest.approx(rmse("ols_slope", "slope"), rel=1e-9)
+
+    fixed = reference["fixed_effects"]
+    moved = (both["ols_intercept"] - both["mixed_intercept"]) / (
+        both["ols_intercept"] - fixed["Intercept"]["estimate"])
+    assert row["shrinkage_intercept"] == pytest.approx(moved.median(), abs=1e-3)
+
+
+@pytest.fixture(scope="module")
+def few_obs_study():
+    return simulation_study(SCENARIOS["few_obs"], replicates=24, first_seed=1)
+
+
+def test_the_study_has_one_row_per_seed(few_obs_study):
+    assert list(few_obs_study.columns) == list(COLUMNS)
+    assert few_obs_study["seed"].tolist() == list(range(1, 25))
+    # Replicate 1 is exactly the seed-1 draw, however the replicates were scheduled.
+    assert few_obs_study.iloc[0].to_dict() == pytest.approx(
+        run_replicate(SCENARIOS["few_obs"], 1), nan_ok=True)
+
+
+def test_the_study_is_the_same_for_any_job_count(few_obs_study):
+    pd.testing.assert_frame_equal(
+        simulation_study(SCENARIOS["few_obs"], replicates=24, first_seed=1, n_jobs=1),
+        few_obs_study)
+
+
+def test_the_study_is_the_same_on_a_dask_cluster(few_obs_study):
+    import joblib
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster):
+        with joblib.parallel_config(backend="dask"):
+            on_dask = simulation_study(SCENARIOS["few_obs"], replicates=24, first_seed=1)
+    pd.testing.assert_frame_equal(on_dask, few_obs_study)
+
+
+def test_the_summary_counts_by_hand():
+    rows = pd.DataFrame({
+        "seed": [1, 2, 3, 4], "converged": [True, True, True, False],
+        "singular": [True, False, False, False],
+        "rmse_intercept_none": [2.0, 2.0, 2.0, math.nan],
+        "rmse_intercept_complete": [1.0, 4.0, 4.0, math.nan],
+        "rmse_intercept_partial": [1.5, 1.0, 3.0, math.nan],
+        "rmse_slope_none": [1.0, 1.0, 1.0, math.nan],
+        "rmse_slope_complete": [1.0, 1.0, 1.0, math.nan],
+        "rmse_slope_partial": [0.5, 0.5, 2.0, math.nan]})
+    summary = summarise_study(rows)
+    assert (summary["replicates"], summary["failed"]) == (4, 1)
+    assert summary["singular_share"] == pytest.approx(1 / 3)
+    assert summary["intercept_beats_none"] == pytest.approx(2 / 3)    # 1.5 < 2, 1 < 2, 3 > 2
+    assert summary["intercept_beats_complete"] == pytest.approx(2 / 3)  # 1.5 > 1, 1 < 4, 3 < 4
+    assert summary["intercept_ratio_none"] == pytest.approx(0.75)      # median of .75, .5, 1.5
+    assert summary["slope_beats_complete"] == pytest.approx(2 / 3)
+    assert summary["slope_ratio_complete"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"replicates": 0}, "replicates must be"),
+    ({"replicates": 2.5}, "replicates must be"),
+    ({"replicates": 2, "first_seed": 2**31 - 1}, "first_seed"),
+    ({"replicates": 2, "n_jobs": 0}, "n_jobs"),
+])
+def test_bad_study_arguments_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        simulation_study(Settings(), **kwargs)
+
+
+def test_the_command_line_study_as_json():
+    result = subprocess.run([sys.executable, "-m", "shrinkage", "study", "--replicates", "5",
+                             "--first-seed", "888", "--obs-per-cluster", "3", "--json"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no progress bar when standard error is not a terminal
+    study = json.loads(result.stdout)
+    assert study["settings"]["obs_per_cluster"] == 3 and study["first_seed"] == 888
+    assert [row["seed"] for row in study["replicates"]] == [888, 889, 890, 891, 892]
+    # The first replicate is the article's few_obs data: lme4's residual SD.
+    _, reference = read_reference("few_obs")
+    assert study["replicates"][0]["sigma"] == pytest.approx(
+        math.sqrt(reference["variance"]["residual"]), rel=1e-5)
+
+
+@pytest.mark.parametrize("args, name", [(["--replicates", "0"], "replicates"),
+                                        (["--jobs", "-2"], "jobs"),
+                                        (["--sigma=nan"], "sigma")])
+def test_the_command_line_study_refuses_bad_input(args, name):
+    result = subprocess.run([sys.executable, "-m", "shrinkage", "study", *args],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and name in lines[0]
