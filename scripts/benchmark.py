@@ -147,6 +147,15 @@ def bench_study():
     print(f"{'10^7 R normals':<22}{seconds:>8.2f} s")
 
 
+def bench_explorer(workdir):
+    from shrinkage import explorer
+
+    print("\n## Explorer (every setting of the grid, fitted and written)")
+    seconds, written = timed(lambda: explorer.write_grid(workdir / "explorer"))
+    print(f"{written['settings']} settings in {seconds:.1f} s, {written['bytes'] / 1000:.0f} KB "
+          f"in all (budget: 20 s, 2000 KB); {written['unfittable']} cannot be fitted")
+
+
 def build(copy):
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     start = time.perf_counter()
@@ -159,15 +168,20 @@ _ASSET = re.compile(r'<(?:link[^>]*rel="stylesheet"[^>]*href|script[^>]*src|img[
                     r'|source[^>]*src|video[^>]*poster)="([^"#?]+)')
 
 
-def page_weight(page):
-    total, seen = page.stat().st_size, set()
+def page_weight(page, compressed=False):
+    """Bytes of a page and the files it loads; gzip-compressed, as served, if asked."""
+    import gzip
+
+    size = (lambda path: len(gzip.compress(path.read_bytes()))) if compressed else (
+        lambda path: path.stat().st_size)
+    total, seen = size(page), set()
     for url in _ASSET.findall(page.read_text()):
         if "://" in url:
             continue
         asset = (page.parent / unquote(url)).resolve()
         if asset.is_file() and asset not in seen:
             seen.add(asset)
-            total += asset.stat().st_size
+            total += size(asset)
     return total
 
 
@@ -188,6 +202,12 @@ def bench_book(workdir):
     print(f"\n{'page':<32}{'weight with media (KB)':>24}")
     for page in sorted((copy / "_build" / "html" / "book").glob("*.html")):
         print(f"{page.stem:<32}{page_weight(page) / 1000:>24.1f}")
+    first = copy / "_build" / "html" / "_static" / "explorer" / "n10-int0.5-slope0.25-sigma1-kept1.js"
+    explorer_page = copy / "_build" / "html" / "book" / "explorer.html"
+    print(f"{'explorer with its first setting':<32}"
+          f"{(page_weight(explorer_page) + first.stat().st_size) / 1000:>24.1f}"
+          f"  ({(page_weight(explorer_page, True) + first.stat().st_size) / 1000:.1f} KB "
+          "gzip-compressed; budget 300)")
 
 
 def main():
@@ -199,6 +219,7 @@ def main():
         bench_large_fits()
         bench_animations(Path(tmp))
         bench_study()
+        bench_explorer(Path(tmp))
         if not args.skip_book:
             bench_book(Path(tmp))
 

@@ -30,14 +30,24 @@ def own_package(copy):
 
 
 def kill_build_after(source, chapters):
-    """Start a build and SIGKILL it, with its kernels, once ``chapters`` videos exist."""
+    """Start a build and SIGKILL it, with its kernels, once it has made ``chapters`` videos."""
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     media = source / "book" / "_media"
     process = subprocess.Popen([str(jupyter_book), "build", str(source)], start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env=own_package(source))
-    deadline = time.monotonic() + 300
-    while len(list(media.glob("*.mp4"))) < chapters:
+    started, deadline = time.time(), time.monotonic() + 300
+
+    def fresh_videos():  # videos this build has written, not those of the build before
+        made = []
+        for video in media.glob("*.mp4"):
+            try:
+                made += [video] if video.stat().st_mtime > started else []
+            except FileNotFoundError:  # cleared by the build meanwhile
+                pass
+        return made
+
+    while len(fresh_videos()) < chapters:
         assert process.poll() is None, "the build ended before it could be interrupted"
         assert time.monotonic() < deadline
         time.sleep(0.1)

@@ -24,7 +24,9 @@ import shutil
 from pathlib import Path
 
 _STAMP = "shrinkage-fingerprint"
-_MEDIA_REFERENCE = re.compile(r"_media/([\w-]+\.\w+)")
+# A chapter names its media as a file, a folder, or a stem ("_media/baseline" for
+# baseline.mp4 and baseline.png).
+_MEDIA_REFERENCE = re.compile(r"_media/([\w/.-]*[\w])")
 
 
 def fingerprint(root):
@@ -36,6 +38,11 @@ def fingerprint(root):
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def _present(media, name):
+    path = media / name
+    return path.exists() or any(path.parent.glob(path.name + ".*"))
 
 
 def chapter_media(book):
@@ -71,10 +78,11 @@ def _check(app, config):
         shutil.rmtree(cache, ignore_errors=True)
         shutil.rmtree(media, ignore_errors=True)
         cache.mkdir(parents=True)
-        media.mkdir(parents=True)
+        (media / "static").mkdir(parents=True)  # an html_static_path entry
         return
+    (media / "static").mkdir(parents=True, exist_ok=True)  # an html_static_path entry
     missing = [chapter for chapter, files in chapter_media(root / "book").items()
-               if any(not (media / name).is_file() for name in files)]
+               if any(not _present(media, name) for name in files)]
     if missing:
         _drop_cached_executions(cache, missing)
         app.env_outdated_docs = {chapter.relative_to(root).with_suffix("").as_posix()
@@ -92,7 +100,7 @@ def _record(app, exception):
     if exception is not None:
         return
     root, cache, media, stamp = _paths(app, app.config)
-    written = all((media / name).is_file()
+    written = all(_present(media, name)
                   for files in chapter_media(root / "book").values() for name in files)
     if written and cache.is_dir():
         temporary = stamp.with_name(stamp.name + ".partial")
@@ -101,6 +109,8 @@ def _record(app, exception):
 
 
 def setup(app):
+    # html_static_path is checked before config-inited handlers at our priority run.
+    (Path(app.srcdir) / "book" / "_media" / "static").mkdir(parents=True, exist_ok=True)
     app.connect("config-inited", _check, priority=900)
     app.connect("env-get-outdated", _outdated)
     app.connect("build-finished", _record)
