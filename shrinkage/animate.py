@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .output import STDOUT, replacing
+from .progress import ProgressBar
 
 BY_CLUSTER_COLOUR = "#F49E71"
 MIXED_COLOUR = "#808133"
@@ -67,6 +68,13 @@ class ShrinkagePaths:
     xlim: tuple
     ylim: tuple
     n_range: tuple = (1, 1)
+
+    @property
+    def share_starting_outside(self):
+        """The share of clusters whose own estimate lies outside the view."""
+        (x0, x1), (y0, y1) = self.xlim, self.ylim
+        x, y = self.start[:, 0], self.start[:, 1]
+        return float(np.mean((x < x0) | (x > x1) | (y < y0) | (y > y1)))
     x_name: str = "x"
 
 
@@ -272,18 +280,6 @@ def _ffmpeg_args(suffix):
             "-tune", "animation", "-movflags", "+faststart", "-threads", "1", *exact]
 
 
-def _progress_bar(stream, total):
-    # matplotlib passes no frame count for artist animations, so the caller gives it.
-    def report(current, _):
-        done = current + 1
-        filled = int(30 * done / total)
-        stream.write(f"\rrendering [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
-        if done == total:
-            stream.write("\n")
-        stream.flush()
-    return report
-
-
 def render_files(fit, out, static=None, zoom_sd=BASELINE_ZOOM_SD, progress=False):
     """Render the animation, and optionally the static figure, to files.
 
@@ -335,7 +331,9 @@ def render_files(fit, out, static=None, zoom_sd=BASELINE_ZOOM_SD, progress=False
             _draw_frame(ax, paths, frame / (MOVING_FRAMES - 1))
             camera.snap()
         animation = camera.animate(interval=1000 / FPS, blit=False)
-        report = _progress_bar(sys.stderr, MOVING_FRAMES) if progress else None
+        # matplotlib passes no frame count for artist animations, so the bar is given it.
+        bar = ProgressBar(MOVING_FRAMES, "rendering", sys.stderr) if progress else None
+        report = (lambda current, total: bar.advance()) if progress else None
         with matplotlib.rc_context({"animation.ffmpeg_path": imageio_ffmpeg.get_ffmpeg_exe()}):
             writer = FFMpegWriter(fps=FPS, codec="h264",
                                   extra_args=_ffmpeg_args(out.suffix.lower()))

@@ -136,6 +136,7 @@ def _cmd_study(args):
         settings_dict = {k: v for k, v in settings.as_dict().items() if k != "seed"}
         text = json.dumps({"settings": settings_dict, "first_seed": args.first_seed,
                            "summary": summary,
+                           # through pandas' JSON, which writes missing values as null
                            "replicates": json.loads(results.to_json(orient="records"))},
                           indent=2) + "\n"
     else:

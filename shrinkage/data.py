@@ -79,7 +79,8 @@ class Settings:
         return np.array([[self.sd_int**2, self.cor], [self.cor, self.sd_slope**2]])
 
 
-def _is_integer(value):
+def is_integer(value):
+    """True for Python and numpy integers, but not for booleans."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
@@ -91,7 +92,7 @@ def _is_real(value):
 def _validate(settings):
     for name in ("obs_per_cluster", "n_cluster"):
         value = getattr(settings, name)
-        if not _is_integer(value) or value < 1:
+        if not is_integer(value) or value < 1:
             raise ValueError(f"{name} must be a positive integer (1 or more), got {value!r}")
     rows = settings.obs_per_cluster * settings.n_cluster
     if rows > MAX_ROWS:
@@ -114,7 +115,7 @@ def _validate(settings):
         balanced = float(balanced)  # R's TRUE is a fraction of 1
     if not _is_real(balanced) or not 0 <= balanced <= 1:
         raise ValueError(f"balanced must be a number in [0, 1], got {settings.balanced!r}")
-    if not _is_integer(settings.seed) or abs(settings.seed) > 2**31 - 1:
+    if not is_integer(settings.seed) or abs(settings.seed) > 2**31 - 1:
         raise ValueError(
             f"seed must be an integer in [-2147483647, 2147483647], got {settings.seed!r}")
     eigenvalues = np.linalg.eigvalsh(settings.covariance)

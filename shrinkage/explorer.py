@@ -13,11 +13,12 @@ import itertools
 import json
 import math
 from dataclasses import replace
+from html import escape
+from pathlib import Path
 
 from .animate import BASELINE_ZOOM_SD, shrinkage_paths
-from .data import SCENARIOS
+from .data import SCENARIOS, simulate
 from .fit import UnidentifiableError, fit_models
-from .data import simulate
 from .measure import shrinkage_fraction
 from .output import replacing
 
@@ -38,8 +39,9 @@ LABELS = {
 }
 BASELINE = SCENARIOS["baseline"]
 # One view for every setting, the article's: the true fixed effects +- 3 baseline SDs.
-VIEW = {"x": [BASELINE.intercept - 3 * BASELINE_ZOOM_SD[0], BASELINE.intercept + 3 * BASELINE_ZOOM_SD[0]],
-        "y": [BASELINE.beta - 3 * BASELINE_ZOOM_SD[1], BASELINE.beta + 3 * BASELINE_ZOOM_SD[1]]}
+VIEW = {axis: [centre - 3 * sd, centre + 3 * sd]
+        for axis, centre, sd in (("x", BASELINE.intercept, BASELINE_ZOOM_SD[0]),
+                                 ("y", BASELINE.beta, BASELINE_ZOOM_SD[1]))}
 
 
 def setting_key(values):
@@ -95,8 +97,6 @@ def write_grid(folder):
     dict
         ``{"settings": count, "bytes": total size, "unfittable": count}``.
     """
-    from pathlib import Path
-
     folder = Path(folder)
     contents = {}
     for values in grid_settings():
@@ -113,8 +113,6 @@ def write_grid(folder):
 
 def controls_markup(base_url, initial=None):
     """The page's HTML: a labelled select per control, the plot and the numbers."""
-    from html import escape
-
     initial = initial or {name: getattr(BASELINE, name) for name in GRID}
     selects = []
     for name, values in GRID.items():

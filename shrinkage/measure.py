@@ -95,6 +95,11 @@ def textbook_fractions(fit, data):
     return table
 
 
+def _random_effects_covariance(fit):
+    v = fit.variance
+    return np.array([[v["intercept"], v["covariance"]], [v["covariance"], v["slope"]]])
+
+
 def random_effects_ellipse(fit, level, points=200):
     """The contour of the fitted random-effects distribution at probability ``level``.
 
@@ -110,9 +115,7 @@ def random_effects_ellipse(fit, level, points=200):
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
-    v = fit.variance
-    cov = np.array([[v["intercept"], v["covariance"]], [v["covariance"], v["slope"]]])
-    values, vectors = np.linalg.eigh(cov)
+    values, vectors = np.linalg.eigh(_random_effects_covariance(fit))
     root = vectors * np.sqrt(np.maximum(values, 0.0))
     radius = math.sqrt(-2.0 * math.log1p(-level))
     angle = np.linspace(0.0, 2.0 * np.pi, points)
@@ -134,9 +137,7 @@ def share_outside_ellipse(fit, level):
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
-    v = fit.variance
-    cov = np.array([[v["intercept"], v["covariance"]], [v["covariance"], v["slope"]]])
-    precision = np.linalg.pinv(cov)
+    precision = np.linalg.pinv(_random_effects_covariance(fit))
     centre = fit.fixed_effects["estimate"].to_numpy()
     radius2 = -2.0 * math.log1p(-level)
     shares = {}

@@ -7,6 +7,7 @@ they were and removes the temporary files.
 """
 
 import os
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,8 +104,6 @@ def replacing(*targets, options=None):
 
 def write_text(text, target, option="out"):
     """Write ``text`` to ``target`` all-or-none, or to standard output for ``-``."""
-    import sys
-
     if str(target) == STDOUT:
         sys.stdout.write(text)
         return

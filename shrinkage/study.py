@@ -20,11 +20,13 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from .data import Settings, simulate
+from .data import Settings, is_integer, simulate
 from .fit import ConvergenceError, fit_models
 from .measure import estimation_error, shrinkage_fraction
+from .progress import ProgressBar
 
 MAX_REPLICATES = 1_000_000
+_SEED_LIMIT = 2**31 - 1  # R's integer range, for set.seed
 METHODS = {"no pooling": "none", "complete pooling": "complete", "partial pooling": "partial"}
 COLUMNS = (["seed", "converged", "singular"]
            + [f"rmse_{part}_{short}" for short in METHODS.values()
@@ -68,22 +70,6 @@ def _run_batch(settings, seeds):
     return [run_replicate(settings, seed) for seed in seeds]
 
 
-class _Progress:
-    """A one-line progress bar on a terminal's standard error."""
-
-    def __init__(self, total, label, stream):
-        self.total, self.label, self.stream, self.done = total, label, stream, 0
-
-    def advance(self, count):
-        self.done += count
-        filled = int(30 * self.done / self.total)
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] "
-                          f"{self.done}/{self.total}")
-        if self.done == self.total:
-            self.stream.write("\n")
-        self.stream.flush()
-
-
 def simulation_study(settings=None, replicates=200, first_seed=1, n_jobs=None, progress=False):
     """Repeat a setting over many seeds and measure every replicate.
 
@@ -116,23 +102,20 @@ def simulation_study(settings=None, replicates=200, first_seed=1, n_jobs=None, p
     from joblib import Parallel, delayed
 
     settings = Settings() if settings is None else settings
-    if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or not (
-            1 <= replicates <= MAX_REPLICATES):
+    if not is_integer(replicates) or not 1 <= replicates <= MAX_REPLICATES:
         raise ValueError(f"replicates must be an integer in [1, {MAX_REPLICATES:,}], "
                          f"got {replicates!r}")
-    last = first_seed + replicates - 1 if isinstance(first_seed, (int, np.integer)) else None
-    if isinstance(first_seed, bool) or last is None or first_seed < -(2**31 - 1) or (
-            last > 2**31 - 1):
+    if not is_integer(first_seed) or not (
+            -_SEED_LIMIT <= first_seed and first_seed + replicates - 1 <= _SEED_LIMIT):
         raise ValueError("first_seed must be an integer with first_seed + replicates - 1 in "
-                         f"[-2147483647, 2147483647], got {first_seed!r}")
-    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int)
-                               or n_jobs == 0 or n_jobs < -1):
+                         f"[-{_SEED_LIMIT}, {_SEED_LIMIT}], got {first_seed!r}")
+    if n_jobs is not None and (not is_integer(n_jobs) or n_jobs == 0 or n_jobs < -1):
         raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
 
     seeds = np.arange(first_seed, first_seed + replicates)
     # Batches of about 10 replicates (a few hundred ms) keep the scheduling overhead small.
     batches = np.array_split(seeds, max(1, math.ceil(replicates / 10)))
-    bar = _Progress(replicates, "replicates", sys.stderr) if progress else None
+    bar = ProgressBar(replicates, "replicates", sys.stderr) if progress else None
     rows = []
     parallel = Parallel(n_jobs=-1 if n_jobs is None else n_jobs, return_as="generator")
     for batch in parallel(delayed(_run_batch)(settings, batch) for batch in batches):

@@ -172,3 +172,13 @@ def test_progress_bar_counts_the_frames(baseline, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "rendering [" in err and err.rstrip().endswith("60/60")
     assert err.count("\r") == 60
+
+
+def test_share_starting_outside_counts_by_hand():
+    from shrinkage.animate import ShrinkagePaths
+
+    start = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, -2.0], [0.5, 0.5]])
+    paths = ShrinkagePaths(start=start, end=start, own_slope=np.ones(4, bool),
+                           opacity=np.ones(4), sizes=np.ones(4), centre=np.zeros(2),
+                           xlim=(-1, 1), ylim=(-1, 1))
+    assert paths.share_starting_outside == 0.5   # (3, 0) and (0, -2) are outside

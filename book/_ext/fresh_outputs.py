@@ -69,6 +69,12 @@ def _drop_cached_executions(cache, chapters):
             store.remove_cache(record.pk)
 
 
+def _make_media_folders(media):
+    # book/_media/static is an html_static_path entry, which Sphinx checks before
+    # config-inited handlers at our priority run, so it must always exist.
+    (media / "static").mkdir(parents=True, exist_ok=True)
+
+
 def _check(app, config):
     root, cache, media, stamp = _paths(app, config)
     app.env_outdated_docs = set()
@@ -78,9 +84,8 @@ def _check(app, config):
         shutil.rmtree(cache, ignore_errors=True)
         shutil.rmtree(media, ignore_errors=True)
         cache.mkdir(parents=True)
-        (media / "static").mkdir(parents=True)  # an html_static_path entry
+        _make_media_folders(media)
         return
-    (media / "static").mkdir(parents=True, exist_ok=True)  # an html_static_path entry
     missing = [chapter for chapter, files in chapter_media(root / "book").items()
                if any(not _present(media, name) for name in files)]
     if missing:
@@ -109,8 +114,7 @@ def _record(app, exception):
 
 
 def setup(app):
-    # html_static_path is checked before config-inited handlers at our priority run.
-    (Path(app.srcdir) / "book" / "_media" / "static").mkdir(parents=True, exist_ok=True)
+    _make_media_folders(Path(app.srcdir) / "book" / "_media")
     app.connect("config-inited", _check, priority=900)
     app.connect("env-get-outdated", _outdated)
     app.connect("build-finished", _record)
