@@ -199,9 +199,10 @@ def bench_book(workdir):
     chapter = copy / "book" / "many_obs.md"
     chapter.write_text(chapter.read_text().replace("barely move.", "barely move at all."))
     print(f"rebuild after prose edit:  {build(copy):6.1f} s")
-    print(f"\n{'page':<32}{'weight with media (KB)':>24}")
+    print(f"\n{'page':<32}{'weight with media (KB)':>24}{'as served, gzip (KB)':>24}")
     for page in sorted((copy / "_build" / "html" / "book").glob("*.html")):
-        print(f"{page.stem:<32}{page_weight(page) / 1000:>24.1f}")
+        print(f"{page.stem:<32}{page_weight(page) / 1000:>24.1f}"
+              f"{page_weight(page, compressed=True) / 1000:>24.1f}")
     first = copy / "_build" / "html" / "_static" / "explorer" / "n10-int0.5-slope0.25-sigma1-kept1.js"
     explorer_page = copy / "_build" / "html" / "book" / "explorer.html"
     print(f"{'explorer with its first setting':<32}"

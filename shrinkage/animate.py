@@ -13,6 +13,7 @@ figure once, and :func:`_draw_frame` draws one moment of the movement.
 Rendering is deterministic: the same fit gives byte-identical files.
 """
 
+import io
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -33,7 +34,11 @@ HOLD_SECONDS = 6
 FPS = 10
 SIZE_INCHES = (6.0, 4.5)
 DPI = 100  # 600 x 450 pixels
-_MARGINS = {"left": 0.12, "right": 0.78, "bottom": 0.13, "top": 0.96}  # legend on the right
+# Static PNGs have twice the pixels, sharp on high-density screens at 600 x 450.
+STATIC_DPI = 2 * DPI
+_MARGINS = {"left": 0.13, "right": 0.71, "bottom": 0.14, "top": 0.96}  # legend on the right
+# Text of the 600 x 450 figure, in points: still about 10 px when a phone shows it 360 px wide.
+TEXT_SIZE = 12
 STATIC_FORMATS = {".png", ".svg"}
 ANIMATION_FORMATS = {".mp4", ".gif"}
 
@@ -169,18 +174,21 @@ def _new_figure():
     return fig, ax
 
 
-def _decorate(fig, ax, paths, legend=True):
+def _decorate(fig, ax, paths, legend=True, text_size=None):
     ax.set_facecolor(BACKGROUND)
     ax.set_xlim(paths.xlim)
     ax.set_ylim(paths.ylim)
-    ax.set_xlabel("Intercept")
-    ax.set_ylabel(f"Slope for {paths.x_name}")
+    ax.set_xlabel("Intercept", fontsize=text_size)
+    ax.set_ylabel(f"Slope for {paths.x_name}", fontsize=text_size)
+    if text_size is not None:
+        ax.tick_params(labelsize=text_size)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     if legend:
         # A figure legend stays out of the animated axes, so it is drawn once for all frames.
         add_legend(fig, with_singletons=not paths.own_slope.all(), n_range=paths.n_range,
-                   loc="center left", bbox_to_anchor=(0.79, 0.5))
+                   loc="center left", bbox_to_anchor=(_MARGINS["right"] + 0.01, 0.5),
+                   fontsize=text_size, title_fontsize=text_size)
 
 
 def add_legend(fig, with_singletons=False, n_range=(1, 1), **placement):
@@ -237,7 +245,7 @@ def _draw_frame(ax, paths, t):
     _draw_points(ax, position, colour, paths)
 
 
-def plot_shrinkage(fit, zoom_sd=BASELINE_ZOOM_SD, ax=None, legend=True):
+def plot_shrinkage(fit, zoom_sd=BASELINE_ZOOM_SD, ax=None, legend=True, text_size=None):
     """Draw the static end state: both estimates, joined by arrows to the mixed ones.
 
     Parameters
@@ -250,15 +258,19 @@ def plot_shrinkage(fit, zoom_sd=BASELINE_ZOOM_SD, ax=None, legend=True):
         shows below the cell.
     legend : bool, default True
         Add the figure's legend (off for all but one panel of a grid).
+    text_size : float, optional
+        Size of the labels, ticks and legend in points; ``TEXT_SIZE`` for a new figure,
+        matplotlib's default in a given ``ax``.
     """
     paths = shrinkage_paths(fit, zoom_sd)
     if ax is None:
+        text_size = TEXT_SIZE if text_size is None else text_size
         import matplotlib.pyplot as plt
 
         fig = plt.figure(figsize=SIZE_INCHES, dpi=DPI, facecolor=BACKGROUND)
         ax = fig.add_subplot()
         fig.subplots_adjust(**_MARGINS)
-    _decorate(ax.figure, ax, paths, legend)
+    _decorate(ax.figure, ax, paths, legend, text_size)
     _draw_background(ax, paths)
     move = paths.end - paths.start
     ax.quiver(paths.start[:, 0], paths.start[:, 1], move[:, 0], move[:, 1], angles="xy",
@@ -325,7 +337,7 @@ def render_files(fit, out, static=None, zoom_sd=BASELINE_ZOOM_SD, progress=False
     # Both files are written beside their targets and replace them together at the end.
     with replacing(*targets, options=options) as temporaries:
         fig, ax = _new_figure()
-        _decorate(fig, ax, paths)
+        _decorate(fig, ax, paths, text_size=TEXT_SIZE)
         camera = Camera(fig)
         for frame in range(MOVING_FRAMES):
             _draw_frame(ax, paths, frame / (MOVING_FRAMES - 1))
@@ -345,16 +357,26 @@ def render_files(fit, out, static=None, zoom_sd=BASELINE_ZOOM_SD, progress=False
                 raise OSError(f"out: ffmpeg could not write {str(out)!r}") from None
         if static is not None:
             fig, ax = _new_figure()
-            plot_shrinkage(fit, zoom_sd, ax=ax)
+            plot_shrinkage(fit, zoom_sd, ax=ax, text_size=TEXT_SIZE)
             save_static(fig, temporaries[1])
     return targets
 
 
 def save_static(fig, path):
-    """Save a figure reproducibly: no dates, versions or random ids in the file."""
+    """Save a figure reproducibly: no dates, versions or random ids in the file.
+
+    A PNG gets ``STATIC_DPI`` (1200 x 900 pixels for the animation's figure) in a
+    256-colour palette, which keeps the plot's colours and a quarter of the size.
+    """
     import matplotlib
+    from PIL import Image
 
     path = Path(path)
-    metadata = {"Date": None} if path.suffix.lower() == ".svg" else {"Software": None}
-    with matplotlib.rc_context({"svg.hashsalt": "shrinkage"}):
-        fig.savefig(path, dpi=DPI, facecolor=BACKGROUND, metadata=metadata)
+    if path.suffix.lower() == ".svg":
+        with matplotlib.rc_context({"svg.hashsalt": "shrinkage"}):
+            fig.savefig(path, facecolor=BACKGROUND, metadata={"Date": None})
+        return
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=STATIC_DPI, facecolor=BACKGROUND)
+    image = Image.open(buffer).convert("RGB")
+    image.quantize(256, method=Image.Quantize.MEDIANCUT).save(path, format="png", optimize=True)

@@ -1,7 +1,9 @@
 """Figures that compare the scenarios: how much shrinkage, and whether it pays.
 
 Each function takes results computed by :mod:`shrinkage.measure` (or fits) and
-returns a pyplot figure of small multiples, one panel per scenario.
+returns a pyplot figure of small multiples, one panel per scenario. Figures are 6.4
+inches wide, panels at most two abreast, so that their text stays legible when the
+figure is shrunk to a phone's width.
 """
 
 import numpy as np
@@ -10,11 +12,12 @@ from .animate import BACKGROUND, BY_CLUSTER_COLOUR, MIXED_COLOUR, add_legend, pl
 from .measure import random_effects_ellipse, shrinkage_fraction, textbook_fractions
 
 _PANEL = (3.2, 2.6)
+_WIDTH = 2 * _PANEL[0]
 _INTERCEPT_COLOUR = "#1f6f8b"
 _SLOPE_COLOUR = "#c0504d"
 
 
-def _grid(count, columns=3, **kwargs):
+def _grid(count, columns=2, **kwargs):
     import matplotlib.pyplot as plt
 
     rows = -(-count // columns)
@@ -50,7 +53,7 @@ def plot_fraction_vs_textbook(fits, datas):
         ax.plot(diagonal, diagonal, color="0.3", lw=1, label="as predicted")
         ax.set_xlim(0, 1)
         ax.set_ylim(-0.5, 1.5)
-        ax.set_title(name.replace("_", " "), fontsize=10)
+        ax.set_title(name.replace("_", " "), fontsize=11)
     fig.supxlabel("Fraction predicted from the cluster's own design")
     fig.supylabel("Fraction of the way moved")
     handles, labels = axes[0].get_legend_handles_labels()
@@ -75,9 +78,9 @@ def plot_ellipses(fits, zoom_sds, levels=(0.5, 0.9, 0.99)):
         for level in levels:
             contour = random_effects_ellipse(fit, level)
             ax.plot(contour[:, 0], contour[:, 1], color="0.35", lw=0.8, ls="--")
-            ax.annotate(f"{level:.0%}", contour[0], fontsize=7, color="0.35",
+            ax.annotate(f"{level:.0%}", contour[0], fontsize=8, color="0.35",
                         xytext=(2, 0), textcoords="offset points")
-        ax.set_title(name.replace("_", " "), fontsize=10)
+        ax.set_title(name.replace("_", " "), fontsize=11)
         ax.set_xlabel("")
         ax.set_ylabel("")
     add_legend(fig, loc="outside right center")
@@ -100,8 +103,8 @@ def plot_estimation_error(errors):
     methods = ["no pooling", "complete pooling", "partial pooling"]
     colours = [BY_CLUSTER_COLOUR, "0.6", MIXED_COLOUR]
     scenarios = list(dict.fromkeys(errors.index.get_level_values(0)))
-    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.4), facecolor=BACKGROUND,
-                             layout="constrained", sharey=False)
+    fig, axes = plt.subplots(2, 1, figsize=(_WIDTH, 5.6), facecolor=BACKGROUND,
+                             layout="constrained", sharex=True)
     position = np.arange(len(scenarios))
     for ax, column in zip(axes, ("intercept", "slope")):
         ax.set_facecolor(BACKGROUND)
@@ -109,11 +112,11 @@ def plot_estimation_error(errors):
             values = [errors.loc[(name, method), column] for name in scenarios]
             ax.bar(position + (offset - 1) * 0.27, values, width=0.27, color=colour,
                    label=method)
-        ax.set_xticks(position, [name.replace("_", "\n") for name in scenarios], fontsize=8)
+        ax.set_xticks(position, [name.replace("_", "\n") for name in scenarios], fontsize=9)
         ax.set_ylabel(f"RMSE of the {column}s")
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    axes[0].legend(frameon=False, fontsize=8)
+    axes[0].legend(frameon=False, fontsize=9)
     return fig
 
 
@@ -130,8 +133,9 @@ def plot_error_ratios(studies, one_draw=None):
     import matplotlib.pyplot as plt
 
     names = list(studies)
-    fig, axes = plt.subplots(2, 2, figsize=(9.6, 5.6), facecolor=BACKGROUND,
+    fig, axes = plt.subplots(4, 1, figsize=(_WIDTH, 8.4), facecolor=BACKGROUND,
                              layout="constrained", sharex=True)
+    axes = axes.reshape(2, 2)
     position = np.arange(len(names))
     for row, part in enumerate(("intercept", "slope")):
         for col, (other, label) in enumerate((("none", "no pooling"),
@@ -149,11 +153,11 @@ def plot_error_ratios(studies, one_draw=None):
                 ax.scatter(position, marks, marker="D", s=18, color=BY_CLUSTER_COLOUR,
                            zorder=3, label="the chapters' draw (seed 888)")
             ax.axhline(1, color="0.4", lw=0.8, ls="--")
-            ax.set_title(f"{part}s: partial / {label}", fontsize=10)
-            ax.set_xticks(position, [n.replace("_", "\n") for n in names], fontsize=8)
+            ax.set_title(f"{part}s: partial / {label}", fontsize=11)
+            ax.set_xticks(position, [n.replace("_", "\n") for n in names], fontsize=9)
             for side in ("top", "right"):
                 ax.spines[side].set_visible(False)
     if one_draw is not None:
-        axes[0, 0].legend(frameon=False, fontsize=8, loc="upper left")
+        axes[0, 0].legend(frameon=False, fontsize=9, loc="upper left")
     fig.supylabel("Ratio of RMSEs (below 1: partial pooling is closer to the truth)")
     return fig

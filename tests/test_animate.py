@@ -80,7 +80,7 @@ def test_mp4_is_light_deterministic_and_timed_like_the_article(baseline, tmp_pat
     # 60 moving frames and a 6 s hold at 10 fps.
     assert seconds == pytest.approx(12.0, abs=0.05) and (width, height) == (600, 450)
     assert (tmp_path / "a.mp4").stat().st_size <= 300_000
-    assert imread(tmp_path / "a.png").shape[:2] == (450, 600)
+    assert imread(tmp_path / "a.png").shape[:2] == (900, 1200)  # 2x for sharp screens
 
 
 def frame(path, index, tmp_path):

@@ -77,6 +77,17 @@ def test_scenario_page_has_its_animation(site, name):
     for attribute in ("autoplay", "loop", "muted", "playsinline"):
         assert attribute in opening
     assert re.search(r'<img src="[^"]+" alt="[^"]{20,}"', html[video.end():]), "text alternative"
+    # A figure numbered with the others, with an id, and a caption without empty paragraphs.
+    figure = re.search(r'<figure class="animation" id="([^"]*)">(.*?)</figure>', html, re.S)
+    assert figure and figure.group(1) == "animation-" + name.replace("_", "-")
+    assert re.search(r'<figcaption><p><span class="caption-number">Fig\. \d+ </span>',
+                     figure.group(2))
+    assert "<p></p>" not in figure.group(2) and figure.group(2).count("<p>") == 1
+    # The end-state figure is the poster itself: one image, downloaded once, linked full size.
+    end_state = re.search(r'<a class="reference internal image-reference" href="([^"]+)">'
+                          r'<img loading="lazy" decoding="async" alt="([^"]+)" src="([^"]+)"', html)
+    assert end_state and end_state.group(1) == end_state.group(3) == poster
+    assert not end_state.group(2).startswith("../_images"), "alt text, not a file name"
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -122,7 +133,9 @@ def test_validation_appendix_is_within_the_test_tolerances(site):
     html = read(site, "book/validation")
     table = next(t for t in BeautifulSoup(html, "html.parser").find_all("table")
                  if "vs lme4" in t.get_text())
-    header = [cell.get_text(strip=True) for cell in table.find("thead").find_all("th")]
+    # The first row of column headings, its corner cell included (a plain cell).
+    header = [cell.get_text(strip=True)
+              for cell in table.find("thead").find("tr").find_all(["th", "td"])]
     rows = {row.find("th").get_text(strip=True):
             dict(zip(header[1:], (float(td.get_text(strip=True)) for td in row.find_all("td"))))
             for row in table.find("tbody").find_all("tr")}
@@ -137,6 +150,24 @@ def test_statsmodels_chapter_shows_the_failing_default_and_a_good_fit(site):
     text = page_text(read(site, "book/statsmodels"))
     assert "converged: False" in text and "ConvergenceWarning" in text
     assert "lbfgs" in text
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_has_a_description_alt_texts_and_no_empty_header_cells(site, page):
+    html = read(site, page)
+    description = re.search(r'<meta name="description" content="([^"]+)" />', html)
+    assert description and 50 <= len(description.group(1)) <= 160, page
+    assert not description.group(1).startswith(("Adapted", "New in", "Not in"))
+    # Every image says what it shows: no file names (myst-nb's default) as alt text.
+    for alt in re.findall(r'<img [^>]*alt="([^"]*)"', html):
+        assert len(alt) >= 20 and not alt.startswith("../_images"), (page, alt)
+    assert not re.search(r"<th[^>]*>(?:\s|&nbsp;)*</th>", html), page
+    # Scripts wait for the page: none in the head blocks the first paint.
+    head = html[:html.index("</head>")]
+    blocking = [tag for tag in re.findall(r"<script[^>]*>", head)
+                if "src=" in tag and "defer" not in tag and "async" not in tag]
+    assert blocking == [], blocking
+    assert "fontawesome" not in head.replace("fontawesome.com", "")
 
 
 def test_beyond_chapter_has_its_figures_and_table(site):
@@ -165,6 +196,12 @@ def test_prose_edit_reuses_outputs_and_package_edit_reexecutes(book_copy):
     log = build_book(copy)
     assert "Executing notebook" not in log
     assert "barely move at all." in (copy / "_build/html/book/many_obs.html").read_text()
+    # A stylesheet edit reaches the site, though no chapter changed, without executing.
+    style = copy / "book" / "_static" / "site.css"
+    style.write_text(style.read_text() + "\n/* edited */\n")
+    log = build_book(copy)
+    assert "Executing notebook" not in log
+    assert "/* edited */" in (copy / "_build/html/_static/site.css").read_text()
     helper = copy / "shrinkage" / "report.py"
     helper.write_text(helper.read_text() + "\n# changed\n")
     log = build_book(copy)

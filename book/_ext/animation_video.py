@@ -10,7 +10,8 @@
 chapter) are copied into the site like images.  The poster is also the video's fallback
 content, so a browser that cannot play the video shows the static figure and its text.
 Readers who prefer reduced motion get a paused video showing the poster
-(``_static/reduced-motion.js``).
+(``_static/reduced-motion.js``). The animation is numbered with the figures ("Fig. N"),
+so ``{numref}`` works with its ``:name:``.
 """
 
 import html
@@ -37,10 +38,16 @@ class Animation(SphinxDirective):
             relative, _ = self.env.relfn2path(stem + suffix, self.env.docname)
             self.env.images.add_file(self.env.docname, relative)
             node[kind] = relative
-        caption = nodes.paragraph()
+        # The caption's inline text becomes the node's children, drawn inside <figcaption>.
+        caption = nodes.Element()
         self.state.nested_parse(self.content, self.content_offset, caption)
-        node += caption
+        for paragraph in caption.children:
+            node += paragraph.children
         self.add_name(node)
+        if not node["ids"]:
+            # Figures are numbered only when they have an id.
+            node["ids"].append(nodes.make_id("animation-" + posixpath.basename(stem)))
+            self.state.document.note_implicit_target(node, node)
         return [node]
 
 
@@ -62,15 +69,18 @@ def visit_animation_html(translator, node):
         f'aria-label="{alt}">'
         f'<source src="{url(node["video"])}" type="video/mp4">'
         f'<img src="{url(node["poster"])}" alt="{alt}" width="600" height="450">'
-        "</video><figcaption>")
+        "</video><figcaption><p>")
+    translator.add_fignumber(node)
+    translator.body.append('<span class="caption-text">')
 
 
 def depart_animation_html(translator, node):
-    translator.body.append("</figcaption></figure>")
+    translator.body.append("</span></p></figcaption></figure>")
 
 
 def setup(app):
-    app.add_node(animation_node, html=(visit_animation_html, depart_animation_html))
+    app.add_enumerable_node(animation_node, "figure", lambda node: node.astext(),
+                            html=(visit_animation_html, depart_animation_html))
     app.add_directive("animation", Animation)
     app.add_js_file("reduced-motion.js")
     app.add_css_file("animation.css")
