@@ -36,12 +36,18 @@ class GzipHandler(SimpleHTTPRequestHandler):
         self.end_headers()
         return BytesIO(body)
 
+    def copyfile(self, source, outputfile):
+        try:
+            super().copyfile(source, outputfile)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the browser stopped reading (a video seek, a page left while loading)
+
     def log_message(self, *args):
         pass
 
 
 def serve(folder, port=0):
-    """Start serving ``folder`` in a background thread; return the server."""
+    """A server for ``folder`` on 127.0.0.1 (``port`` 0: any free port); call serve_forever."""
     handler = functools.partial(GzipHandler, directory=str(folder))
     return ThreadingHTTPServer(("127.0.0.1", port), handler)
 

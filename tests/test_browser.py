@@ -3,14 +3,13 @@
 Playwright's own browser downloads are never used: the test launches /usr/bin/chromium.
 Without Chromium every test here is skipped with the reason.
 """
-import functools
 import os
 import shutil
+import sys
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -28,15 +27,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def server(site):
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    # The site as GitHub Pages serves it, gzip-compressed (scripts/serve.py).
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from serve import serve
+
+    httpd = serve(site)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/"
@@ -223,13 +220,15 @@ def test_outputs_fit_a_phone(browser, server, page_name):
            and not (b["table"] and b["scrolls"] and b["cue"])]
     assert cut == []
     sizes = page.eval_on_selector_all(
-        ".bd-article .cell_output pre", "nodes => nodes.map(n => parseFloat(getComputedStyle(n).fontSize))")
+        ".bd-article .cell_output pre",
+        "nodes => nodes.map(n => parseFloat(getComputedStyle(n).fontSize))")
     assert all(size >= 9 for size in sizes), sizes
     # Figures keep their proportions when shrunk to the column (loaded now, not lazily).
     page.evaluate("Promise.all([...document.images].map(i => { i.loading = 'eager'; "
                   "return i.decode().catch(() => null); }))")
     shapes = page.eval_on_selector_all(
-        ".bd-article figure img:not(video img)", "nodes => nodes.map(n => [n.naturalWidth / n.naturalHeight, "
+        ".bd-article figure img:not(video img)",
+        "nodes => nodes.map(n => [n.naturalWidth / n.naturalHeight, "
         "n.getBoundingClientRect().width / n.getBoundingClientRect().height])")
     assert all(drawn == pytest.approx(natural, rel=0.02) for natural, drawn in shapes), shapes
     page.context.close()
@@ -287,3 +286,16 @@ def test_search_from_a_chapter_finds_pages(browser, server):
     assert page.locator("#search-results li").count() >= 5
     assert errors == []
     page.context.close()
+
+
+def test_the_test_server_compresses_text_as_github_pages_does(server):
+    import gzip
+
+    request = urllib.request.Request(server + "book/baseline.html",
+                                     headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request) as response:
+        assert response.headers["Content-Encoding"] == "gzip"
+        page = gzip.decompress(response.read()).decode()
+    assert "<title>The baseline" in page
+    with urllib.request.urlopen(server + "_images/baseline.png") as response:
+        assert response.headers["Content-Encoding"] is None  # already compressed

@@ -10,7 +10,7 @@ import site_pages  # noqa: E402
 
 HEAD = """<html><head>
   <script data-cfasync="false">
-    document.documentElement.dataset.mode = localStorage.getItem("mode") || "light";
+    document.documentElement.dataset.mode = localStorage.getItem("mode") || "auto";
   </script>
   <script src="../_static/documentation_options.js?v=1"></script>
   <script>let toggleHintShow = 'Click to show';</script>
@@ -33,9 +33,9 @@ BODY = """<body><header>
   </details>
   <div class="output stream highlight-myst-ansi notranslate"><div class="highlight"><pre>a &lt; b
 longest line</pre></div></div>
-  <div class="output text_plain highlight-myst-ansi notranslate"><div class="highlight"><pre>%s</pre></div></div>
+  <div class="output text_plain highlight-myst-ansi notranslate">%s</div>
   <table><tr><th class="blank level0" >&nbsp;</th><th class="col_heading">own</th></tr></table>
-</body></html>""" % ("x" * 70)
+</body></html>""" % ('<div class="highlight"><pre>' + "x" * 70 + "</pre></div>")
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +68,14 @@ def test_the_search_page_keeps_its_scripts():
 def test_the_colour_scheme_follows_the_system_before_the_first_paint(polished):
     script = polished[polished.index("data-cfasync"):polished.index("</script>")]
     assert 'prefers-color-scheme: dark' in script
-    assert '|| "light"' not in script  # the theme's fixed default for a first visit
+    assert 'localStorage.getItem("mode") || "auto"' in script  # the configured default
+    lighter = site_pages.polish((HEAD + BODY).replace('|| "auto"', '|| "light"'))
+    assert 'localStorage.getItem("mode") || "light"' in lighter
 
 
 def test_icons_are_inline_svg(polished):
-    assert "fa-solid fa-bars svg-inline--fa" in polished and "<span class=\"fa-solid" not in polished
+    assert "fa-solid fa-bars svg-inline--fa" in polished
+    assert '<span class="fa-solid' not in polished
     assert polished.count('<path fill="currentColor" d="M') == 1
 
 

@@ -9,8 +9,8 @@ an incremental build leaves unchanged pages as they were):
   scripts bind the first match only (pydata-sphinx-theme#2451); the hidden pair is removed;
 * scripts never block the first paint: every script of the head is deferred (inline ones
   that use what those scripts define become ``data:`` scripts, which keeps their order;
-  inline declarations stay, since later scripts read them), and pages other than the search page
-  skip the search scripts and index, which only the search page uses;
+  inline declarations stay, since later scripts read them), and pages other than the
+  search page skip the search scripts and index, which only the search page uses;
 * the colour scheme follows the reader's system until they choose one with the switch,
   from the first paint on;
 * text outputs carry the length of their longest line, so that ``site.css`` can shrink
@@ -19,7 +19,8 @@ an incremental build leaves unchanged pages as they were):
 * accessible names match visible labels (code toggles, the search field button), the
   bibliography uses list roles that are still in ARIA, and the sidebar is a landmark.
 
-Figures in ``_images`` are stored with a 256-colour palette. Each page also gets a ``<meta name="description">`` from its opening paragraph.
+Figures in ``_images`` are stored with a 256-colour palette. Each page also gets a
+``<meta name="description">`` from its opening paragraph.
 """
 
 import hashlib
@@ -40,22 +41,25 @@ _SEARCH_SCRIPTS = re.compile(
     r'\s*<script[^>]*src="[^"]*(?:searchtools\.js|language_data\.js|searchindex\.js)"[^>]*>'
     r'</script>')
 _HEAD_SCRIPT = re.compile(r"<script(?P<attributes>[^>]*)>(?P<code>.*?)</script>", re.S)
-_THEME_INIT = re.compile(r'(<script data-cfasync="false">).*?(</script>)', re.S)
-# Before the first paint: the stored choice, else the system's scheme.
+_THEME_INIT = re.compile(r'(<script data-cfasync="false">)(.*?)(</script>)', re.S)
+_DEFAULT_MODE = re.compile(r'localStorage\.getItem\("mode"\) \|\| "(\w+)"')
+# Before the first paint: the stored choice, else the configured default (``auto``: the
+# system's scheme).
 THEME_INIT = """
-    const mode = localStorage.getItem("mode") || document.documentElement.dataset.defaultMode || "auto";
+    const mode = localStorage.getItem("mode") || "{default}";
     const system = matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
     document.documentElement.dataset.mode = mode;
     document.documentElement.dataset.theme = mode === "auto" ? system : mode;
   """
 # An inline script that only declares a value needs nothing loaded before it: it stays.
 _DECLARATION = re.compile(r"\s*(?:let|var|const) \w+ = [^;]*;?\s*")
-_TEXT_OUTPUT = re.compile(
-    r'(<div class="output (?:stream|text_plain)[^"]*"><div class="highlight"><pre)>(.*?)</pre>', re.S)
+_TEXT_OUTPUT = re.compile(r'(<div class="output (?:stream|text_plain)[^"]*">'
+                          r'<div class="highlight"><pre)>(.*?)</pre>', re.S)
 # Longest line that fits a 358 px phone column at 9 px: longer ones wrap.
 SCALED_CHARS = 64
 # pandas leaves the corner cells above an index as empty headers, which head nothing.
-_EMPTY_HEADER = re.compile(r"<th((?: (?!scope)[\w-]+=\"[^\"]*\")*)(?: scope=\"\w+\")? ?>(?:\s|&nbsp;)*</th>")
+_EMPTY_HEADER = re.compile(r"<th((?: (?!scope)[\w-]+=\"[^\"]*\")*)(?: scope=\"\w+\")? ?>"
+                           r"(?:\s|&nbsp;)*</th>")
 _THEBE_CSS = re.compile(r'\s*<link[^>]*sphinx-thebe\.css[^>]*/>')
 _STYLE_MARK = "<style id=\"site-icons\">"
 
@@ -71,6 +75,12 @@ def _defer(match):
         return match.group(0)
     source = "data:text/javascript," + urllib.parse.quote(code.strip())
     return f'<script defer src="{source}"></script>'
+
+
+def _theme_init(match):
+    start, code, end = match.groups()
+    default = _DEFAULT_MODE.search(code)
+    return start + THEME_INIT.replace("{default}", default.group(1) if default else "auto") + end
 
 
 def _fit_output(match):
@@ -95,7 +105,7 @@ def polish(page_html, search_page=False):
         '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar">',
         '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar" '
         'role="complementary" aria-label="Book contents">')
-    page_html = _THEME_INIT.sub(lambda m: m.group(1) + THEME_INIT + m.group(2), page_html)
+    page_html = _THEME_INIT.sub(_theme_init, page_html)
     page_html = _THEBE_CSS.sub("", page_html)
     page_html = _TEXT_OUTPUT.sub(_fit_output, page_html)
     page_html = _EMPTY_HEADER.sub(r"<td\1></td>", page_html)
