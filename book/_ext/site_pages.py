@@ -146,14 +146,15 @@ def _add_description(app, pagename, templatename, context, doctree):
 
 
 def optimise_png(path):
-    """Store a full-colour PNG in a 256-colour palette (about a third of the bytes)."""
+    """Store a notebook's full-colour PNG figure in a palette, as the package's own are."""
     from PIL import Image
+
+    from shrinkage.animate import save_palette_png
 
     with Image.open(path) as image:
         if image.mode == "P":
             return
-        palette = image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
-    palette.save(path, format="png", optimize=True)
+    save_palette_png(path, path)
 
 
 def _build_finished(app, exception):
