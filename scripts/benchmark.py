@@ -5,6 +5,9 @@
 - fit time for each article setting and three larger ones, beside lme4's ``lmer`` on the
   same data when Rscript with lme4 is installed (an optional comparator), and beside a
   plain statsmodels MixedLM fit (its default optimiser);
+- one small fit with numpy's BLAS threads and with the fit's limit of one, on a quiet
+  machine and with one core busy;
+- refusing a 2 GB binary file, and reading three columns of a 100,000-column file;
 - time and peak memory of fits of 10^6 and 10^7 rows;
 - render time and file size of each setting's animation;
 - the simulation study: six scenarios x 200 replicates, on the default backend (all
@@ -101,6 +104,63 @@ def bench_fits(workdir):
         else:
             line += f"{'-':>11}{'-':>14}{'-':>7}"
         print(line + f"{theirs * 1e3:>18.0f}")
+
+
+def _busy_core():
+    """A process that keeps one core busy, as other work on a shared machine does."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+def bench_thread_limit():
+    """A small fit with BLAS threads as numpy starts them, and with the fit's limit of one."""
+    from shrinkage.fit import _fit
+
+    data = sk.read_columns(ROOT / "book" / "data" / "sleepstudy.csv", "Reaction", "Days",
+                           "Subject")
+    columns = dict(y="Reaction", x="Days", cluster="Subject")
+    print("\n## BLAS threads in one small fit (sleepstudy, median of 20 after a warm-up)")
+    print(f"{'machine':<22}{'numpy threads (ms)':>20}{'one thread (ms)':>18}")
+    for label in ("quiet", "one core busy"):
+        busy = _busy_core() if label != "quiet" else None
+        try:
+            _fit(data, **columns)
+            threads, _ = timed(lambda: _fit(data, **columns), repeat=20)
+            limited, _ = timed(lambda: sk.fit_models(data, **columns), repeat=20)
+        finally:
+            if busy is not None:
+                busy.kill()
+                busy.wait()
+        print(f"{label:<22}{threads * 1e3:>20.1f}{limited * 1e3:>18.1f}")
+
+
+def bench_reading(workdir):
+    """Refusing a large binary file, and reading three columns of a very wide one."""
+    import tracemalloc
+
+    print("\n## Reading files")
+    binary = workdir / "zeros.csv"
+    with open(binary, "wb") as handle:
+        handle.truncate(2 * 10**9)  # 2 GB of NUL bytes (sparse)
+    seconds, _ = timed(lambda: _refused(binary))
+    print(f"2 GB of NUL bytes refused in {seconds * 1e3:.1f} ms")
+    wide = workdir / "wide.csv"
+    names = ["y", "x", "cluster"] + [f"c{i}" for i in range(100_000)]
+    row = ",".join(["1.5", "2", "a"] + ["0"] * 100_000)
+    wide.write_text(",".join(names) + "\n" + "\n".join([row] * 20) + "\n")
+    tracemalloc.start()
+    seconds, _ = timed(lambda: sk.read_columns(wide, "y", "x", "cluster"))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"three columns of a 100,000-column file ({wide.stat().st_size / 1e6:.0f} MB): "
+          f"{seconds:.2f} s, peak {peak / 1e6:.0f} MB")
+
+
+def _refused(path):
+    try:
+        sk.read_columns(path, "y", "x", "cluster")
+    except ValueError:
+        return True
+    return False
 
 
 def bench_large_fits(rows_list=(10**6, 10**7)):
@@ -217,6 +277,8 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         bench_fits(Path(tmp))
+        bench_thread_limit()
+        bench_reading(Path(tmp))
         bench_large_fits()
         bench_animations(Path(tmp))
         bench_study()

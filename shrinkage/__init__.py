@@ -1,13 +1,15 @@
 """Shrinkage in mixed models: data, fits and animations for the book.
 
 The modules follow the book's flow, each using only the ones before it:
-``rng`` and ``data`` (simulate the article's data) -> ``fit`` (no-pooling and
+``rng`` and ``data`` (simulate the article's data; ``csvfile`` reads a user's
+file) -> ``fit`` (no-pooling and
 mixed-model estimates) -> ``report`` and ``measure`` (lme4-style output, how much
 shrinkage and whether it pays) -> ``study`` (the same over many seeds) ->
 ``animate`` (the shrinkage figure and animation) -> ``figures`` (the comparisons
 across scenarios).  ``output`` writes every file all-or-none.
 """
 from .animate import plot_shrinkage, render_files, shrinkage_paths
+from .csvfile import read_columns
 from .data import SCENARIOS, Settings, create_data, simulate
 from .fit import ConvergenceError, MixedFit, UnidentifiableError, fit_models, no_pooling
 from .measure import (estimation_error, random_effects_ellipse, shrinkage_fraction,
@@ -15,7 +17,7 @@ from .measure import (estimation_error, random_effects_ellipse, shrinkage_fracti
 from .report import parameter_recovery
 from .study import simulation_study, summarise_study
 
-__all__ = ["SCENARIOS", "Settings", "create_data", "simulate", "ConvergenceError",
+__all__ = ["SCENARIOS", "Settings", "create_data", "simulate", "read_columns", "ConvergenceError",
            "MixedFit", "UnidentifiableError", "fit_models", "no_pooling",
            "parameter_recovery", "estimation_error", "random_effects_ellipse",
            "shrinkage_fraction", "textbook_fraction", "textbook_fractions", "simulation_study",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .output import STDOUT, replacing
+from .output import STDOUT, replacing, require_name
 from .progress import ProgressBar
 
 BY_CLUSTER_COLOUR = "#F49E71"
@@ -77,25 +77,40 @@ class ShrinkagePaths:
     @property
     def share_starting_outside(self):
         """The share of clusters whose own estimate lies outside the view."""
+        return float(np.mean(~self.inside(self.start)))
+
+    def inside(self, points):
+        """Which of the (G, 2) ``points`` lie in the view (edges included)."""
         (x0, x1), (y0, y1) = self.xlim, self.ylim
-        x, y = self.start[:, 0], self.start[:, 1]
-        return float(np.mean((x < x0) | (x > x1) | (y < y0) | (y > y1)))
+        x, y = points[:, 0], points[:, 1]
+        return (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+
+    def outside_note(self):
+        """A line for the figure on the estimates outside the view, or "" when none is."""
+        own, mixed = int((~self.inside(self.start)).sum()), int((~self.inside(self.end)).sum())
+        if own == 0 and mixed == 0:
+            return ""
+        total = len(self.start)
+        parts = [f"{own} of {total} by-cluster"] if own else []
+        parts += [f"{mixed} of {total} mixed"] if mixed else []
+        return "Outside the view:\n" + "\n".join(parts)
     x_name: str = "x"
 
 
-def shrinkage_paths(fit, zoom_sd=BASELINE_ZOOM_SD):
+def shrinkage_paths(fit, zoom_sd=None):
     """Compute the animation's data from a fit.
 
     Parameters
     ----------
     fit : shrinkage.MixedFit
         The fitted models.
-    zoom_sd : tuple of float or "data", default (0.5, 0.25)
+    zoom_sd : tuple of float or "data", optional
         The view spans the fixed intercept +- 3 ``zoom_sd[0]`` and the fixed
-        slope +- 3 ``zoom_sd[1]``; the default is the article's baseline, shared
-        by every scenario so that they are comparable.  ``"data"`` chooses the
-        view from the fit (for a data set of one's own): 3 fitted random-effect
-        SDs, widened to hold 95% of both sets of estimates.
+        slope +- 3 ``zoom_sd[1]``.  ``"data"`` chooses the view from the fit: 3
+        fitted random-effect SDs, widened to hold 95% of both sets of estimates.
+        By default, a fit of the article's simulated data gets the article's view
+        (``BASELINE_ZOOM_SD``, shared by every scenario so that they are
+        comparable) and any other fit ``"data"``.
 
     Returns
     -------
@@ -120,18 +135,23 @@ def shrinkage_paths(fit, zoom_sd=BASELINE_ZOOM_SD):
     half = _half_widths(fit, start, end, centre, zoom_sd)
     return ShrinkagePaths(
         start=start, end=end, own_slope=own_slope, opacity=0.1 + 0.9 * scaled,
-        sizes=marker_area(n, n.min(), n.max()), centre=centre,
+        sizes=marker_area(n, n.max()), centre=centre,
         xlim=(centre[0] - half[0], centre[0] + half[0]),
         ylim=(centre[1] - half[1], centre[1] + half[1]),
         n_range=(int(n.min()), int(n.max())), x_name=str(fit.names["x"]))
 
 
-def marker_area(n, smallest, largest):
-    """Marker area (points^2) for clusters of ``n`` observations: by size when sizes differ."""
+def marker_area(n, largest):
+    """Marker area (points^2) for clusters of ``n`` observations, proportional to ``n``.
+
+    The largest cluster (``largest`` observations) gets 60 points^2, so 11 and 12
+    observations look nearly alike and 1 and 10 differ tenfold.  When every cluster
+    has ``largest`` observations, all get the plain size of 22.
+    """
     n = np.asarray(n, float)
-    if largest > smallest:
-        return 6 + 54 * (n - smallest) / (largest - smallest)
-    return np.full(n.shape, 22.0)
+    if np.all(n == largest):
+        return np.full(n.shape, 22.0)
+    return 60.0 * n / largest
 
 
 def _half_widths(fit, start, end, centre, zoom_sd):
@@ -140,6 +160,8 @@ def _half_widths(fit, start, end, centre, zoom_sd):
     A pair of SDs gives +- 3 of them (the article's fixed view); ``"data"`` takes
     3 fitted random-effect SDs, widened to hold 95% of both sets of estimates.
     """
+    if zoom_sd is None:
+        zoom_sd = BASELINE_ZOOM_SD if fit.simulated else "data"
     if isinstance(zoom_sd, str) and zoom_sd == "data":
         sd = np.sqrt([fit.variance["intercept"], fit.variance["slope"]])
         reach = np.nanquantile(np.abs(np.vstack([start, end]) - centre), 0.95, axis=0)
@@ -168,7 +190,10 @@ def _rgba(colour, opacity):
 def _new_figure():
     from matplotlib.figure import Figure
 
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     fig = Figure(figsize=SIZE_INCHES, dpi=DPI, facecolor=BACKGROUND)
+    FigureCanvasAgg(fig)  # measures text, for the label margins
     ax = fig.add_subplot()
     fig.subplots_adjust(**_MARGINS)
     return fig, ax
@@ -184,11 +209,46 @@ def _decorate(fig, ax, paths, legend=True, text_size=None):
         ax.tick_params(labelsize=text_size)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    own_figure = _owns_layout(fig, ax)
     if legend:
-        # A figure legend stays out of the animated axes, so it is drawn once for all frames.
+        # A figure legend stays out of the animated axes, so it is drawn once for all
+        # frames; in an axes of the caller's, the legend goes beside that axes instead.
+        place = (dict(loc="center left", bbox_to_anchor=(_MARGINS["right"] + 0.01, 0.5))
+                 if own_figure else
+                 dict(loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                      bbox_transform=ax.transAxes, borderaxespad=0))
         add_legend(fig, with_singletons=not paths.own_slope.all(), n_range=paths.n_range,
-                   loc="center left", bbox_to_anchor=(_MARGINS["right"] + 0.01, 0.5),
-                   fontsize=text_size, title_fontsize=text_size)
+                   fontsize=text_size, title_fontsize=text_size, **place)
+    note = paths.outside_note()
+    if note:
+        small = None if text_size is None else 0.8 * text_size
+        if own_figure:
+            fig.text(_MARGINS["right"] + 0.02, 0.03, note, fontsize=small, color="0.3",
+                     va="bottom")
+        else:
+            ax.text(0.99, 0.99, note, transform=ax.transAxes, ha="right", va="top",
+                    fontsize=small, color="0.3", zorder=6,
+                    bbox=dict(facecolor=BACKGROUND, edgecolor="none", alpha=0.8))
+    if own_figure:
+        _make_room_for_labels(fig, ax)
+
+
+def _owns_layout(fig, ax):
+    """True for the figures made here: one axes placed at ``_MARGINS``."""
+    box = ax.get_position()
+    return (len(fig.axes) == 1 and abs(box.x0 - _MARGINS["left"]) < 1e-9
+            and abs(box.x1 - _MARGINS["right"]) < 1e-9)
+
+
+def _make_room_for_labels(fig, ax):
+    """Move the axes right when wide tick labels push the y label off the figure."""
+    get_renderer = getattr(fig.canvas, "get_renderer", None)
+    if get_renderer is None:  # a canvas that cannot measure text: keep the margins
+        return
+    left = ax.yaxis.get_tightbbox(get_renderer()).x0
+    pad = 4.0  # pixels
+    if left < pad:
+        fig.subplots_adjust(left=_MARGINS["left"] + (pad - left) / (fig.dpi * fig.get_figwidth()))
 
 
 def add_legend(fig, with_singletons=False, n_range=(1, 1), **placement):
@@ -209,7 +269,7 @@ def add_legend(fig, with_singletons=False, n_range=(1, 1), **placement):
     smallest, largest = n_range
     if largest > smallest:
         shown = sorted({smallest, (smallest + largest) // 2, largest})
-        areas = marker_area(shown, smallest, largest)
+        areas = marker_area(shown, largest)
         handles += [Line2D([], [], ls="", marker="o", color="0.45", ms=float(np.sqrt(area)),
                            label=f"n = {n}")
                     for i, (n, area) in enumerate(zip(shown, areas))]
@@ -229,8 +289,12 @@ def _draw_background(ax, paths):
 def _draw_points(ax, position, colour, paths, zorder=4):
     face = _rgba(colour, paths.opacity)
     face[~paths.own_slope, 3] = 0.0  # hollow: the slope is not the cluster's own
-    ax.scatter(position[:, 0], position[:, 1], s=paths.sizes, c=face,
-               edgecolors=_rgba(colour, paths.opacity), linewidths=0.8, zorder=zorder)
+    edge = _rgba(colour, paths.opacity)
+    # A point in the view is drawn whole, also on its edge; the others are clipped away.
+    for inside in (True, False):
+        rows = paths.inside(position) == inside
+        ax.scatter(position[rows, 0], position[rows, 1], s=paths.sizes[rows], c=face[rows],
+                   edgecolors=edge[rows], linewidths=0.8, zorder=zorder, clip_on=not inside)
 
 
 def _draw_frame(ax, paths, t):
@@ -245,13 +309,13 @@ def _draw_frame(ax, paths, t):
     _draw_points(ax, position, colour, paths)
 
 
-def plot_shrinkage(fit, zoom_sd=BASELINE_ZOOM_SD, ax=None, legend=True, text_size=None):
+def plot_shrinkage(fit, zoom_sd=None, ax=None, legend=True, text_size=None):
     """Draw the static end state: both estimates, joined by arrows to the mixed ones.
 
     Parameters
     ----------
     fit : shrinkage.MixedFit
-    zoom_sd : tuple of float, default (0.5, 0.25)
+    zoom_sd : tuple of float or "data", optional
         See :func:`shrinkage_paths`.
     ax : matplotlib.axes.Axes, optional
         Where to draw; by default a new 600 x 450 pyplot figure, which a notebook
@@ -261,6 +325,12 @@ def plot_shrinkage(fit, zoom_sd=BASELINE_ZOOM_SD, ax=None, legend=True, text_siz
     text_size : float, optional
         Size of the labels, ticks and legend in points; ``TEXT_SIZE`` for a new figure,
         matplotlib's default in a given ``ax``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn in.  Estimates outside the view are counted in a note on
+        the figure.
     """
     paths = shrinkage_paths(fit, zoom_sd)
     if ax is None:
@@ -278,6 +348,7 @@ def plot_shrinkage(fit, zoom_sd=BASELINE_ZOOM_SD, ax=None, legend=True, text_siz
               color="black", alpha=0.2, zorder=2)
     _draw_points(ax, paths.start, BY_CLUSTER_COLOUR, paths, zorder=4)
     _draw_points(ax, paths.end, MIXED_COLOUR, paths, zorder=5)
+    return ax
 
 
 def _ffmpeg_args(suffix):
@@ -292,7 +363,7 @@ def _ffmpeg_args(suffix):
             "-tune", "animation", "-movflags", "+faststart", "-threads", "1", *exact]
 
 
-def render_files(fit, out, static=None, zoom_sd=BASELINE_ZOOM_SD, progress=False):
+def render_files(fit, out, static=None, zoom_sd=None, progress=False):
     """Render the animation, and optionally the static figure, to files.
 
     Parameters
@@ -304,7 +375,7 @@ def render_files(fit, out, static=None, zoom_sd=BASELINE_ZOOM_SD, progress=False
     static : str or pathlib.Path, optional
         ``.png`` or ``.svg`` for :func:`plot_shrinkage`'s figure (poster, print
         version, and what readers who prefer reduced motion see).
-    zoom_sd : tuple of float, default (0.5, 0.25)
+    zoom_sd : tuple of float or "data", optional
         See :func:`shrinkage_paths`.
     progress : bool, default False
         Show a progress bar on standard error.
@@ -319,6 +390,9 @@ def render_files(fit, out, static=None, zoom_sd=BASELINE_ZOOM_SD, progress=False
     from celluloid import Camera
     from matplotlib.animation import FFMpegWriter
 
+    require_name(out, "out")
+    if static is not None:
+        require_name(static, "static")
     if str(out) == STDOUT:
         raise ValueError("out: a video cannot go to standard output ('-'); give a file name")
     if static is not None and str(static) == STDOUT:
@@ -353,13 +427,27 @@ def render_files(fit, out, static=None, zoom_sd=BASELINE_ZOOM_SD, progress=False
                 animation.save(temporaries[0], writer=writer, dpi=DPI,
                                savefig_kwargs={"facecolor": BACKGROUND},
                                progress_callback=report)
-            except subprocess.CalledProcessError:
+            except subprocess.CalledProcessError as error:
+                # Ctrl-C reaches ffmpeg too (same process group); matplotlib then reports
+                # its exit while finishing, which hides the KeyboardInterrupt behind it.
+                if _raised_during(error, KeyboardInterrupt):
+                    raise KeyboardInterrupt from None
                 raise OSError(f"out: ffmpeg could not write {str(out)!r}") from None
         if static is not None:
             fig, ax = _new_figure()
             plot_shrinkage(fit, zoom_sd, ax=ax, text_size=TEXT_SIZE)
             save_static(fig, temporaries[1])
     return targets
+
+
+def _raised_during(error, kind):
+    """True when ``error`` was raised while handling an exception of ``kind``."""
+    context = error.__context__
+    while context is not None:
+        if isinstance(context, kind):
+            return True
+        context = context.__context__
+    return False
 
 
 def save_static(fig, path):

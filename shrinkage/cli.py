@@ -10,6 +10,7 @@ import os
 import sys
 from dataclasses import fields
 
+from .csvfile import read_columns
 from .data import Settings, simulate
 from .fit import ConvergenceError, fit_models
 from .output import STDOUT, check_target, write_text
@@ -54,30 +55,13 @@ def _cmd_data(args):
     write_text(simulate(_settings(args)).to_csv(index=False), args.out)
 
 
-def read_csv(source):
-    """Read a user's CSV file (``-`` for standard input); bad files raise ValueError."""
-    import pandas as pd
-
-    name = "standard input" if source == "-" else repr(source)
-    try:
-        data = pd.read_csv(sys.stdin if source == "-" else source)
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
-        raise ValueError(f"data: cannot read {name}: {error.strerror}") from None
-    except pd.errors.EmptyDataError:
-        raise ValueError(f"data: {name} is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        reason = str(error).strip().splitlines()[-1]
-        raise ValueError(f"data: {name} is not a readable CSV file ({reason})") from None
-    if data.empty:
-        raise ValueError(f"data: {name} has a header but no rows")
-    return data
-
-
 def _fit(args):
     """Fit the user's file when --data is given, otherwise the simulated setting."""
     if args.data is None:
         return fit_models(simulate(_settings(args)))
-    return fit_models(read_csv(args.data), y=args.y, x=args.x, cluster=args.cluster)
+    data = read_columns(args.data, args.y, args.x, args.cluster, sep=args.sep,
+                        decimal=args.decimal, encoding=args.encoding)
+    return fit_models(data, y=args.y, x=args.x, cluster=args.cluster)
 
 
 def _cmd_fit(args):
@@ -89,12 +73,10 @@ def _cmd_fit(args):
 
 
 def _cmd_animate(args):
-    from .animate import BASELINE_ZOOM_SD, render_files  # matplotlib loads only here
+    from .animate import render_files  # matplotlib loads only here
 
-    # The article's fixed view suits its simulations; a user's data gets a view of its own.
-    zoom = BASELINE_ZOOM_SD if args.data is None else "data"
-    render_files(_fit(args), args.out, static=args.static, zoom_sd=zoom,
-                 progress=sys.stderr.isatty())
+    # The article's simulations keep its fixed view; a user's data get a view of their own.
+    render_files(_fit(args), args.out, static=args.static, progress=sys.stderr.isatty())
 
 
 def _study_text(results, summary, settings):
@@ -144,6 +126,16 @@ def _cmd_study(args):
     write_text(text, args.out)
 
 
+def _one_character(option):
+    def parse(value):
+        value = {"\\t": "\t", "tab": "\t"}.get(value, value)
+        if len(value) != 1 or value in "\"\r\n":
+            raise argparse.ArgumentTypeError(
+                f"{option} must be one character (for a tab: '\\t' or tab), got {value!r}")
+        return value
+    return parse
+
+
 def _add_file_options(parser):
     group = parser.add_argument_group(
         "your own data (instead of a simulation)",
@@ -155,7 +147,17 @@ def _add_file_options(parser):
     group.add_argument("--x", default="x", metavar="COLUMN",
                        help="the predictor column (default: x)")
     group.add_argument("--cluster", default="cluster", metavar="COLUMN",
-                       help="the cluster column, numbers or text (default: cluster)")
+                       help="the cluster column; its labels are read as text, exactly as "
+                       "written (default: cluster)")
+    group.add_argument("--sep", metavar="CHAR", type=_one_character("sep"),
+                       help="the separator (default: found from the file: comma, "
+                       "semicolon, tab or bar)")
+    group.add_argument("--decimal", metavar="CHAR", type=_one_character("decimal"),
+                       help="the decimal mark (default: '.', or ',' when the file is "
+                       "semicolon- or tab-separated and writes numbers as 1,5)")
+    group.add_argument("--encoding", metavar="NAME",
+                       help="the text encoding (default: UTF-8, UTF-16 with a byte-order "
+                       "mark, else Latin-1)")
 
 
 def build_parser():

@@ -182,6 +182,9 @@ def create_data(obs_per_cluster=10, n_cluster=100, intercept=1.0, beta=0.5, sigm
     return simulate(settings, with_truth=with_truth)
 
 
+SIMULATED = "shrinkage_simulated"
+
+
 def simulate(settings, with_truth=False):
     """Simulate data for a :class:`Settings`; see :func:`create_data`."""
     s = settings
@@ -196,6 +199,8 @@ def simulate(settings, with_truth=False):
         rows, sd=s.sigma)
     kept = stream.sample_int(rows, round(rows * float(s.balanced))) - 1
     data = pd.DataFrame({"y": y[kept], "x": x[kept], "cluster": cluster[kept]})
+    # Fits of the article's simulations are drawn in the article's fixed view.
+    data.attrs[SIMULATED] = True
     if not with_truth:
         return data
     truth = pd.DataFrame({"cluster": np.arange(1, s.n_cluster + 1),

@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import optimize
+from threadpoolctl import threadpool_limits
 
-from .data import MAX_MAGNITUDE
+from .data import MAX_MAGNITUDE, SIMULATED
 from .report import fit_to_dict, summary_text
 
 # lme4's isSingular() tolerance on the bounded elements of theta (standardised x).
@@ -98,8 +99,7 @@ class Columns:
         ValueError
             If a column is missing, or ``y`` or ``x`` is not numeric or not finite.
         """
-        if not isinstance(data, pd.DataFrame):
-            raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+        data = as_pandas(data)
         names = {"y": y, "x": x, "cluster": cluster}
         for role, name in names.items():
             if name not in data.columns:
@@ -111,8 +111,8 @@ class Columns:
             column = data[names[role]]
             if not (pd.api.types.is_numeric_dtype(column)
                     and not pd.api.types.is_bool_dtype(column)):
-                raise ValueError(f"{role}: column {names[role]!r} must be numeric, "
-                                 f"got values such as {column.dropna().iloc[:1].tolist()}")
+                raise ValueError(f"{role}: column {names[role]!r} must be numeric; "
+                                 + _first_non_number(column))
         frame = data[[y, x, cluster]]
         keep = frame.notna().all(axis=1).to_numpy()
         frame = frame[keep]
@@ -123,9 +123,68 @@ class Columns:
                     f"{role}: column {names[role]!r} has a value of magnitude {peak:g}; "
                     f"values must lie in [-{MAX_MAGNITUDE:g}, {MAX_MAGNITUDE:g}] so that "
                     "their variance is finite")
-        codes, labels = pd.factorize(frame[cluster], sort=True)
+        codes, labels = _code_labels(frame[cluster])
         return cls(frame[y].to_numpy(float), frame[x].to_numpy(float), codes.astype(np.intp),
                    np.asarray(labels), names, int((~keep).sum()))
+
+
+def as_pandas(data):
+    """``data`` as a pandas DataFrame: polars, pyarrow, Modin and cuDF tables convert.
+
+    Any object with a ``to_pandas()`` method that gives a DataFrame is converted;
+    anything else is refused by its full type name.  (The dataframe interchange
+    protocol is deprecated in pandas 3, so it is not used.)
+    """
+    if isinstance(data, pd.DataFrame):
+        return data
+    kind = f"{type(data).__module__}.{type(data).__qualname__}"
+    converted = None
+    if callable(getattr(data, "to_pandas", None)):
+        try:
+            converted = data.to_pandas()
+        except Exception as error:  # noqa: BLE001 - the other library's own failure
+            raise ValueError(f"data: the {kind} could not be converted to a pandas "
+                             f"DataFrame ({error})") from None
+    if not isinstance(converted, pd.DataFrame):
+        raise ValueError("data must be a pandas DataFrame or a table with to_pandas() "
+                         f"(polars, pyarrow), got {kind}")
+    return converted
+
+
+def _first_non_number(column):
+    """Where a column that should be numeric first holds something else, in words."""
+    present = column.dropna()
+    if pd.api.types.is_bool_dtype(column):
+        return f"it holds true/false values, such as {present.iloc[0]!r} in row {present.index[0]!r}"
+    numbers = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
+    bad = present[numbers.isna()]
+    if bad.empty:
+        return ("it holds numbers written as text (such as "
+                f"{present.iloc[0]!r}); convert it with pandas.to_numeric")
+    return f"row {bad.index[0]!r} holds {bad.iloc[0]!r}"
+
+
+def _label_key(label):
+    # Numbers written as text sort by value ("2" before "10"), then as written ("01" before "1").
+    try:
+        value = float(label)
+    except (TypeError, ValueError):
+        return (1, 0.0, str(label))
+    return (0, value if math.isfinite(value) else math.inf, str(label))
+
+
+def _code_labels(column):
+    """Codes 0..G-1 for the rows and the labels, exactly as given, in a natural order."""
+    text = pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
+    codes, labels = pd.factorize(column, sort=not text)
+    labels = np.asarray(labels, dtype=object) if text else np.asarray(labels)
+    if text:
+        order = np.array(sorted(range(len(labels)), key=lambda i: _label_key(labels[i])),
+                         dtype=np.intp)
+        position = np.empty_like(order)
+        position[order] = np.arange(len(order))
+        codes, labels = position[codes], labels[order]
+    return codes, labels
 
 
 @dataclass
@@ -588,6 +647,9 @@ class MixedFit:
         The data's column names for ``y``, ``x`` and ``cluster``.
     dropped : int
         Rows left out because ``y``, ``x`` or ``cluster`` was missing.
+    simulated : bool
+        Whether the data came from :func:`shrinkage.simulate` (the article's
+        simulations, drawn in the article's fixed view) rather than a user's data.
     """
 
     nobs: int
@@ -602,8 +664,15 @@ class MixedFit:
     clusters: pd.DataFrame
     names: dict = field(default_factory=lambda: {"y": "y", "x": "x", "cluster": "cluster"})
     dropped: int = 0
+    simulated: bool = False
 
     converged = True  # a fit that did not converge raises instead of existing
+
+    def __repr__(self):
+        names = self.names
+        return (f"<MixedFit {names['y']} ~ {names['x']} + ({names['x']} | {names['cluster']}): "
+                f"{self.nobs} observations, {self.ngroups} clusters, REML criterion "
+                f"{self.reml_criterion:.1f}{', singular' if self.singular else ''}>")
 
     def summary(self):
         """Return the fit laid out like R's ``summary(lmer(...))``."""
@@ -640,6 +709,14 @@ def fit_models(data, y="y", x="x", cluster="cluster"):
     ConvergenceError
         When no start reaches a point that passes the optimality check.
     """
+    # The fit's linear algebra is on 2 x 2 blocks and short vectors: BLAS threads only add
+    # start-up and contention (several-fold slower on a busy machine), so use one.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit(data, y, x, cluster)
+
+
+def _fit(data, y, x, cluster):
+    simulated = bool(getattr(data, "attrs", {}).get(SIMULATED, False))
     cols = Columns.from_frame(data, y, x, cluster)
     check_identifiable(cols)
     sums = ClusterSums.from_columns(cols)
@@ -650,7 +727,9 @@ def fit_models(data, y="y", x="x", cluster="cluster"):
         raise ConvergenceError(
             f"the REML fit did not reach a verified optimum (the criterion could still "
             f"fall by {decrease:.2e} > {OPTIMALITY_TOL:g})")
-    return _assemble(cols, sums, d_s, decrease)
+    fit = _assemble(cols, sums, d_s, decrease)
+    fit.simulated = simulated
+    return fit
 
 
 def _check_residual_variation(sums, cols):

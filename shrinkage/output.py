@@ -4,15 +4,57 @@ Every file the package writes goes first to a hidden temporary file beside its
 target and is renamed over the target only when all of a command's files are
 complete.  An error, Ctrl-C or a full disk on the way leaves the old targets as
 they were and removes the temporary files.
+
+Two kinds of target are not replaced:
+
+* A symbolic link is followed: the file it names is replaced (the temporary file
+  goes beside that file), and the link stays a link.
+* A target that exists and is not a regular file (``/dev/null``, a terminal, a FIFO,
+  ``/dev/stdout``) is written through, as ``cat > target`` would: its content is
+  made in the temporary folder first and copied into it only when complete.
+
+A temporary file's name carries the id of the process writing it
+(``.NAME.PID-XXXX.partial.SUFFIX``), so one left behind by a killed process is
+recognised and removed by the next write to the same target.
 """
 
+import errno
 import os
+import re
+import shutil
+import stat
 import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 STDOUT = "-"
+# Streams of this process (/dev/stdout, /proc/self/fd/1) are written through even when
+# they are regular files: replacing one would cut off output appended to it.
+_STREAM_FOLDERS = ("/dev/", "/proc/")
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
+
+
+def require_name(path, option="out"):
+    """Refuse an empty file name with one line naming ``option``."""
+    if not str(path).strip():
+        raise ValueError(f"{option}: the file name is empty; give a file name")
+
+
+def writes_through(path):
+    """True when ``path`` exists and must be written into rather than replaced.
+
+    That is a device, a FIFO or a socket (following symbolic links), or a name under
+    ``/dev`` or ``/proc`` such as ``/dev/stdout``.
+    """
+    try:
+        status = os.stat(path)
+    except OSError:
+        return False
+    if stat.S_ISDIR(status.st_mode):
+        return False
+    return (not stat.S_ISREG(status.st_mode)
+            or os.path.abspath(path).startswith(_STREAM_FOLDERS))
 
 
 def check_target(path, option="out"):
@@ -21,22 +63,28 @@ def check_target(path, option="out"):
     Parameters
     ----------
     path : str or pathlib.Path
-        The file to write.
+        The file to write.  A symbolic link stands for the file it names.
     option : str
         The parameter's name, for the message.
 
     Returns
     -------
     pathlib.Path
-        The target as an absolute path.
+        The file that will be replaced (links followed) as an absolute path, or
+        the target itself when it is written through (see :func:`writes_through`).
 
     Raises
     ------
     ValueError
-        One line naming ``option`` when the path is a directory, its folder
-        cannot be made, or the folder is not writable.
+        One line naming ``option`` when the name is empty, the path is a
+        directory, its folder cannot be made, or the folder is not writable.
     """
-    target = Path(path).absolute()
+    require_name(path, option)
+    if writes_through(path):
+        if not os.access(path, os.W_OK):
+            raise ValueError(f"{option}: cannot write to {str(path)!r} (permission denied)")
+        return Path(path).absolute()
+    target = Path(os.path.realpath(path))
     if target.is_dir():
         raise ValueError(f"{option}: {str(path)!r} is a directory; give a file name")
     try:
@@ -59,6 +107,82 @@ def _mode_for_new_files():
     return 0o666 & ~umask
 
 
+def _process_exists(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(final):
+    """Remove temporary files of ``final`` left by processes that no longer run.
+
+    Returns the names removed.  Names from an older layout without a process id
+    (``.NAME.XXXXXXXX.partial.SUFFIX``) count as stale too.
+    """
+    prefix, suffix = f".{final.stem}.", f".partial{final.suffix}"
+    middle = re.compile(r"(?:(\d+)-)?[a-z0-9_]{8}")
+    removed = []
+    try:
+        entries = list(os.scandir(final.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        match = middle.fullmatch(name[len(prefix):len(name) - len(suffix)])
+        if match is None or (match.group(1) and _process_exists(int(match.group(1)))):
+            continue
+        try:
+            os.unlink(entry.path)
+            removed.append(name)
+        except OSError:
+            pass
+    return removed
+
+
+def _new_temporary(final, through, target, option):
+    # A written-through target's folder (/dev) is no place for files of ours.
+    folder = None if through else final.parent
+    prefix = f".{final.stem}.{os.getpid()}-" if not through else "shrinkage-"
+    try:
+        handle, name = tempfile.mkstemp(dir=folder, prefix=prefix,
+                                        suffix=f".partial{final.suffix}")
+    except OSError as error:
+        raise ValueError(f"{option}: cannot write into the folder of {str(target)!r} "
+                         f"({error.strerror or error})") from None
+    os.close(handle)
+    return Path(name)
+
+
+def _disk_error(error, targets, options, temporaries):
+    """The same error, naming the target whose file was being written."""
+    named = [index for index, temporary in enumerate(temporaries)
+             if error.filename and os.path.abspath(error.filename) == str(temporary)]
+    if not named:  # the writer did not say: the file written last is the one
+        existing = [(temporary.stat().st_mtime_ns, index)
+                    for index, temporary in enumerate(temporaries) if temporary.exists()]
+        named = [max(existing)[1]] if existing else [0]
+    index = named[0]
+    return OSError(f"{options[index]}: cannot write {str(targets[index])!r} "
+                   f"({error.strerror or os.strerror(error.errno)})")
+
+
+def _copy_into(temporary, final, target, option):
+    # O_APPEND without O_TRUNC: a stream redirected with >> keeps what it holds.
+    try:
+        handle = os.open(final, os.O_WRONLY | os.O_APPEND)
+        with open(handle, "wb") as sink, open(temporary, "rb") as source:
+            shutil.copyfileobj(source, sink)
+    except OSError as error:
+        raise OSError(f"{option}: cannot write {str(target)!r} "
+                      f"({error.strerror or error})") from None
+
+
 @contextmanager
 def replacing(*targets, options=None):
     """Yield temporary paths that replace ``targets`` together when the block ends.
@@ -76,27 +200,36 @@ def replacing(*targets, options=None):
     ------
     list of pathlib.Path
         Write the files here.  If the block raises (or is interrupted), the
-        temporary files are removed and no target changes.
+        temporary files are removed and no target changes.  A full disk while
+        writing raises ``OSError`` naming the target.
     """
     options = options or ["out"] * len(targets)
     finals = [check_target(target, option) for target, option in zip(targets, options)]
+    through = [writes_through(target) for target in targets]
     temporaries = []
     try:
-        for target, option, final in zip(targets, options, finals):
-            try:
-                handle, name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.stem}.",
-                                                suffix=f".partial{final.suffix}")
-            except OSError as error:
-                raise ValueError(f"{option}: cannot write into the folder of {str(target)!r} "
-                                 f"({error.strerror or error})") from None
-            os.close(handle)
-            temporaries.append(Path(name))
-        yield temporaries
+        for target, option, final, direct in zip(targets, options, finals, through):
+            if not direct:
+                remove_stale_temporaries(final)
+            temporaries.append(_new_temporary(final, direct, target, option))
+        try:
+            yield temporaries
+        except OSError as error:
+            if error.errno in _DISK_ERRORS:
+                raise _disk_error(error, targets, options, temporaries) from None
+            raise
         mode = _mode_for_new_files()
-        for temporary, final in zip(temporaries, finals):
-            os.chmod(temporary, mode)  # mkstemp makes files private; outputs are ordinary files
-        for temporary, final in zip(temporaries, finals):
-            os.replace(temporary, final)
+        for temporary, direct in zip(temporaries, through):
+            if not direct:
+                os.chmod(temporary, mode)  # mkstemp makes files private; outputs are not
+        # Streams and devices first: a copy into them is the step that can still fail.
+        for temporary, final, target, option, direct in zip(temporaries, finals, targets,
+                                                            options, through):
+            if direct:
+                _copy_into(temporary, final, target, option)
+        for temporary, final, direct in zip(temporaries, finals, through):
+            if not direct:
+                os.replace(temporary, final)
     finally:
         for temporary in temporaries:
             temporary.unlink(missing_ok=True)

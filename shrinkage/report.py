@@ -74,6 +74,10 @@ def summary_text(fit):
     q = fit.scaled_residual_quantiles
     fe = fit.fixed_effects
     y, x, cluster = fit.names["y"], fit.names["x"], fit.names["cluster"]
+    # Columns as wide as the data's own names need, at least as wide as lme4's.
+    group = max(9, len(cluster) + 1)
+    name = max(12, len(x) + 1)
+    label_width = max(12, len(x) + 1)
     lines = [
         "Linear mixed model fit by REML",
         f"Formula: {y} ~ {x} + ({x} | {cluster})",
@@ -85,23 +89,25 @@ def summary_text(fit):
         "".join(f"{value:9.4f}" for value in q),
         "",
         "Random effects:",
-        f" {'Groups':<9}{'Name':<12}{'Variance':>9}{'Std.Dev.':>9}{'Corr':>6}",
-        f" {cluster:<9}{'(Intercept)':<12}{_number(v['intercept'], 9, 4)}"
+        f" {'Groups':<{group}}{'Name':<{name}}{'Variance':>9}{'Std.Dev.':>9}{'Corr':>6}",
+        f" {cluster:<{group}}{'(Intercept)':<{name}}{_number(v['intercept'], 9, 4)}"
         f"{_number(math.sqrt(v['intercept']), 9, 4)}",
-        f" {'':<9}{x:<12}{_number(v['slope'], 9, 4)}{_number(math.sqrt(v['slope']), 9, 4)}"
-        f"{corr:>6}",
-        f" {'Residual':<21}{_number(v['residual'], 9, 4)}{_number(math.sqrt(v['residual']), 9, 4)}",
+        f" {'':<{group}}{x:<{name}}{_number(v['slope'], 9, 4)}"
+        f"{_number(math.sqrt(v['slope']), 9, 4)}{corr:>6}",
+        f" {'Residual':<{group + name}}{_number(v['residual'], 9, 4)}"
+        f"{_number(math.sqrt(v['residual']), 9, 4)}",
         f"Number of obs: {fit.nobs}, groups:  {cluster}, {fit.ngroups}",
         "",
         "Fixed effects:",
-        f"{'':<12}{'Estimate':>9}{'Std. Error':>11}{'t value':>8}",
+        f"{'':<{label_width}}{'Estimate':>9}{'Std. Error':>11}{'t value':>8}",
     ]
-    for name, label in (("Intercept", "(Intercept)"), ("x", x)):
-        row = fe.loc[name]
-        lines.append(f"{label:<12}{_number(row.estimate, 9, 5)}{_number(row.std_error, 11, 5)}"
-                     f"{row.t_value:8.2f}")
+    for key, label in (("Intercept", "(Intercept)"), ("x", x)):
+        row = fe.loc[key]
+        lines.append(f"{label:<{label_width}}{_number(row.estimate, 9, 5)}"
+                     f"{_number(row.std_error, 11, 5)}{row.t_value:8.2f}")
     if fit.dropped:
-        lines += ["", f"{fit.dropped} rows with missing values left out"]
+        rows = "1 row" if fit.dropped == 1 else f"{fit.dropped} rows"
+        lines += ["", f"{rows} with missing values left out"]
     if fit.singular:
         lines += ["", "boundary (singular) fit: a variance is estimated at zero or the "
                   "correlation at +-1"]

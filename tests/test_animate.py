@@ -182,3 +182,74 @@ def test_share_starting_outside_counts_by_hand():
                            opacity=np.ones(4), sizes=np.ones(4), centre=np.zeros(2),
                            xlim=(-1, 1), ylim=(-1, 1))
     assert paths.share_starting_outside == 0.5   # (3, 0) and (0, -2) are outside
+
+
+def test_marker_area_is_proportional_to_cluster_size():
+    fit = fit_models(create_data(seed=6, balanced=0.2))
+    paths = shrinkage_paths(fit)
+    n = fit.clusters["n"].to_numpy(float)
+    np.testing.assert_allclose(paths.sizes / paths.sizes.max(), n / n.max())
+
+
+def test_a_users_fit_gets_its_own_view_and_the_figure_counts_what_lies_outside():
+    import pandas as pd
+
+    # The same numbers as a user's own frame (not from simulate): the data's own view.
+    data = pd.DataFrame(simulate(SCENARIOS["more_slope_variance"]).to_dict("list"))
+    users = shrinkage_paths(fit_models(data))
+    assert users.share_starting_outside <= 0.1
+    # The article's simulation keeps the article's fixed view, and the figure says how
+    # many estimates it leaves out, counted here by hand.
+    fit = fit_models(simulate(SCENARIOS["more_slope_variance"]))
+    b0, b1 = fit.fixed_effects["estimate"]
+    c = fit.clusters
+
+    def outside(intercepts, slopes):
+        return int(((abs(intercepts - b0) > 1.5) | (abs(slopes - b1) > 0.75)).sum())
+
+    own = outside(c["ols_intercept"], c["ols_slope"])
+    mixed = outside(c["mixed_intercept"], c["mixed_slope"])
+    assert own > 40 and mixed > 40
+    fig = plot_shrinkage(fit).figure
+    texts = [text.get_text() for text in fig.texts]
+    assert f"Outside the view:\n{own} of 100 by-cluster\n{mixed} of 100 mixed" in texts
+
+
+def test_wide_tick_labels_keep_the_axis_label_on_the_figure():
+    import pandas as pd
+
+    base = simulate(SCENARIOS["baseline"])
+    data = pd.DataFrame({"y": base["y"] * 1e7, "x": base["x"], "cluster": base["cluster"]})
+    fig = plot_shrinkage(fit_models(data)).figure
+    renderer = fig.canvas.get_renderer()
+    label = fig.axes[0].yaxis.label.get_window_extent(renderer)
+    ticks = fig.axes[0].yaxis.get_tightbbox(renderer)
+    assert label.x0 >= 0 and ticks.x0 >= 0
+
+
+def test_the_legend_stays_off_a_callers_axes(baseline):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    plot_shrinkage(baseline, ax=ax)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend = (fig.legends or [ax.get_legend()])[0].get_window_extent(renderer)
+    assert not legend.overlaps(ax.get_window_extent(renderer))
+    plt.close(fig)
+
+
+def test_points_in_the_view_are_drawn_whole(baseline):
+    ax = plot_shrinkage(baseline)
+    from matplotlib.collections import PathCollection
+
+    inside = shrinkage_paths(baseline).inside
+    centre = shrinkage_paths(baseline).centre
+    scatters = [c for c in ax.collections if isinstance(c, PathCollection)
+                and len(c.get_offsets())  # drawn points: the clusters, not the black hole
+                and not np.allclose(np.asarray(c.get_offsets()), centre)]
+    assert sum(len(c.get_offsets()) for c in scatters) == 2 * baseline.ngroups
+    for collection in scatters:
+        within = inside(np.asarray(collection.get_offsets()))
+        assert within.all() or not within.any()
+        assert collection.get_clip_on() == (not within.all())

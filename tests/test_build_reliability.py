@@ -29,13 +29,17 @@ def own_package(copy):
     return {**os.environ, "PYTHONPATH": str(copy)}
 
 
-def kill_build_after(source, chapters):
-    """Start a build and SIGKILL it, with its kernels, once it has made ``chapters`` videos."""
+def kill_build_after(source, chapters, log):
+    """Start a build and SIGKILL it, with its kernels, once it has made ``chapters`` videos.
+
+    What the build printed until then goes to the file ``log``.
+    """
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     media = source / "book" / "_media"
-    process = subprocess.Popen([str(jupyter_book), "build", str(source)], start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=own_package(source))
+    with open(log, "w") as sink:
+        process = subprocess.Popen([str(jupyter_book), "build", str(source)],
+                                   start_new_session=True, stdout=sink, stderr=subprocess.STDOUT,
+                                   env={**own_package(source), "PYTHONUNBUFFERED": "1"})
     started, deadline = time.time(), time.monotonic() + 300
 
     def fresh_videos():  # videos this build has written, not those of the build before
@@ -81,13 +85,24 @@ def test_two_clean_builds_give_the_same_site(built_twice):
     assert not differing, differing
 
 
-def test_a_killed_build_is_completed_by_the_next_one(second_copy):
+def chapters_logged(log, event):
+    """The chapters whose ``event`` ("Executing notebook", "Cached executed notebook") myst-nb logged."""
+    return {Path(line.split(":")[0]).stem for line in log.splitlines() if event in line}
+
+
+def test_a_killed_build_is_completed_by_the_next_one(second_copy, tmp_path):
     report = second_copy / "shrinkage" / "report.py"
     report.write_text(report.read_text().replace('"Linear mixed model fit by REML"', repr(MARK)))
-    kill_build_after(second_copy, chapters=3)
+    kill_build_after(second_copy, chapters=3, log=tmp_path / "killed.log")
+    finished = chapters_logged((tmp_path / "killed.log").read_text(), "Cached executed notebook")
+    assert {"baseline", "beyond"} <= finished  # the first chapters read, and finished
 
     log = build_book(second_copy, own_package(second_copy))
     assert "no targets are out of date" not in log
+    # Only the chapters the killed build had not finished run again.
+    executed = chapters_logged(log, "Executing notebook")
+    assert executed and not executed & finished, (executed, finished)
+    assert "unbalanced" in executed  # read last of the animated chapters
     site = second_copy / "_build" / "html"
     assert MARK in (site / "book" / "baseline.html").read_text()
     media = second_copy / "book" / "_media"
@@ -105,3 +120,58 @@ def test_a_deleted_media_file_is_made_again(second_copy):
     chapter.write_text(chapter.read_text() + "\nOne more sentence.\n")
     build_book(second_copy, own_package(second_copy))
     assert "One more sentence." in (second_copy / "_build" / "html" / "book" / "few_obs.html").read_text()
+
+
+def cache_records(copy):
+    """{chapter: (record, notebook path)} of the copy's execution cache."""
+    from jupyter_cache import get_cache
+
+    store = get_cache(copy / "_build" / ".jupyter_cache")
+    return {Path(record.uri).stem: (record, store._get_notebook_path_cache(record.hashkey))
+            for record in store.list_cache_records()}
+
+
+def test_a_damaged_cached_notebook_runs_its_chapter_again(second_copy):
+    _, notebook = cache_records(second_copy)["few_obs"]
+    notebook.write_bytes(notebook.read_bytes()[:1000])   # as a full disk or a kill leaves it
+    chapter = second_copy / "book" / "few_obs.md"          # a prose edit: the page is read again
+    chapter.write_text(chapter.read_text() + "\nA sentence added after the damage.\n")
+    log = build_book(second_copy, own_package(second_copy))
+    assert ("shrinkage: the cached execution of book/few_obs.md could not be read; "
+            "that chapter runs again") in log
+    assert chapters_logged(log, "Executing notebook") == {"few_obs"}
+    assert "A sentence added after the damage." in (
+        second_copy / "_build" / "html" / "book" / "few_obs.html").read_text()
+    # The cache holds a good execution again: the next build runs nothing.
+    again = build_book(second_copy, own_package(second_copy))
+    assert not chapters_logged(again, "Executing notebook") and "could not be read" not in again
+
+
+def test_a_damaged_cache_database_is_made_anew(second_copy):
+    database = second_copy / "_build" / ".jupyter_cache" / "global.db"
+    database.write_bytes(database.read_bytes()[:len(database.read_bytes()) // 2])
+    log = build_book(second_copy, own_package(second_copy))
+    assert "could not be read" in log and "made it anew, every chapter runs again" in log
+    assert chapters_logged(log, "Executing notebook") >= set(ANIMATED)
+    assert len(cache_records(second_copy)) == len(chapters_logged(log, "Executing notebook"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a read-only mount needs root")
+def test_a_read_only_build_folder_is_one_line(second_copy):
+    build = second_copy / "_build"
+    mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(build), str(build)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount read-only here: {mounted.stderr.strip()}")
+    try:
+        assert not os.access(build, os.W_OK)
+        result = subprocess.run([str(Path(sys.executable).with_name("jupyter-book")), "build",
+                                 str(second_copy)], capture_output=True, text=True,
+                                env=own_package(second_copy))
+    finally:
+        subprocess.run(["umount", str(build)], check=True)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        f"error: cannot write the build folder {build} (read-only file system); "
+        "make it writable or build elsewhere"], result.stderr
+    assert "Traceback" not in result.stdout

@@ -1,13 +1,21 @@
 """Files are written all-or-none, and output-path problems are one line with exit status 2."""
+import json
+import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from shrinkage import SCENARIOS, fit_models, simulate
 from shrinkage.output import replacing
+
+from conftest import REFERENCE
 
 CLI = [sys.executable, "-m", "shrinkage"]
 
@@ -55,7 +63,7 @@ def test_ctrl_c_during_animate_leaves_the_old_video(tmp_path):
         time.sleep(0.02)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 130
+    assert process.returncode == 130, err
     assert err.strip().splitlines() == ["python -m shrinkage animate: interrupted; no file was changed"]
     assert video.read_bytes() == b"the old video" and poster.read_bytes() == b"the old poster"
     assert files_in(tmp_path) == ["ok.mp4", "ok.png"]
@@ -132,3 +140,158 @@ def test_large_settings_end_in_one_line(option):
     result = run("fit", f"{option}=1e149")
     assert result.returncode in (0, 2), result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 1
+
+
+def _children_named(pid, name):
+    """Process ids of ``pid``'s children whose command is ``name`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "stat").read_text()
+        except OSError:
+            continue
+        command, rest = status.split(" (", 1)[1].rsplit(") ", 1)
+        if int(rest.split()[1]) == pid and name in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_ctrl_c_at_the_terminal_while_ffmpeg_encodes_is_an_interruption(tmp_path):
+    # A terminal's Ctrl-C signals the whole process group, ffmpeg included.
+    video = tmp_path / "ok.mp4"
+    video.write_bytes(b"the old video")
+    process = subprocess.Popen([*CLI, "animate", "--out", str(video)], stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not _children_named(process.pid, "ffmpeg"):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.3)  # frames are flowing into ffmpeg
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert err.strip().splitlines() == ["python -m shrinkage animate: interrupted; no file was changed"]
+    assert video.read_bytes() == b"the old video" and files_in(tmp_path) == ["ok.mp4"]
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    path = tmp_path / "pipe.csv"
+    os.mkfifo(path)
+    return path
+
+
+def test_a_fifo_is_written_into_not_replaced(fifo):
+    received = {}
+    reader = threading.Thread(target=lambda: received.update(text=fifo.read_text()), daemon=True)
+    reader.start()
+    result = run("data", "--obs-per-cluster", "3", "--out", str(fifo))
+    reader.join(timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    # The reader got the whole CSV: R's data for the few_obs setting, row for row.
+    expected = (REFERENCE / "few_obs.csv").read_text().splitlines()[0]
+    assert "text" in received, "the reader got nothing"
+    assert received["text"].startswith("y,x,cluster\n") and len(received["text"].splitlines()) == 301
+    assert expected.replace('"', "") == "y,x,cluster"
+    assert files_in(fifo.parent) == ["pipe.csv"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making device nodes needs root")
+def test_device_nodes_are_written_into_not_replaced(tmp_path):
+    null, full = tmp_path / "null", tmp_path / "full"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))   # as /dev/null
+    os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))   # as /dev/full
+    ok = run("data", "--out", str(null))
+    assert ok.returncode == 0 and ok.stderr == "", ok.stderr
+    assert stat.S_ISCHR(null.stat().st_mode) and null.stat().st_rdev == os.makedev(1, 3)
+    failed = run("fit", "--json", "--out", str(full))
+    assert failed.returncode == 1
+    assert failed.stderr.strip().splitlines() == [
+        f"python -m shrinkage fit: error: out: cannot write {str(full)!r} (No space left on device)"]
+    assert stat.S_ISCHR(full.stat().st_mode) and full.stat().st_rdev == os.makedev(1, 7)
+    assert files_in(tmp_path) == ["full", "null"]
+
+
+def test_dev_stdout_is_the_standard_output(tmp_path):
+    result = run("data", "--obs-per-cluster", "3", "--out", "/dev/stdout", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("y,x,cluster\n") and len(result.stdout.splitlines()) == 301
+    # Appending to a redirected file keeps what the file held.
+    log = tmp_path / "log.csv"
+    log.write_text("before\n")
+    with open(log, "a") as sink:
+        subprocess.run([*CLI, "data", "--out", "/dev/stdout"], stdout=sink, check=True)
+    assert log.read_text().startswith("before\ny,x,cluster\n")
+
+
+def test_a_symbolic_link_is_written_through_to_its_file(tmp_path):
+    real = tmp_path / "results" / "fit.json"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "latest.json"
+    link.symlink_to(real)
+    dangling = tmp_path / "next.csv"
+    dangling.symlink_to(tmp_path / "results" / "data.csv")
+    assert run("fit", "--json", "--out", str(link)).returncode == 0
+    assert run("data", "--out", str(dangling)).returncode == 0
+    assert link.is_symlink() and dangling.is_symlink()
+    # R: -2 * logLik(lmer(y ~ x + (x | cluster), baseline data))   (REML)
+    lme4 = json.loads((REFERENCE / "baseline.json").read_text())["reml_criterion"]
+    assert json.loads(real.read_text())["reml_criterion"] == pytest.approx(lme4, abs=0.01)
+    assert (tmp_path / "results" / "data.csv").read_text().startswith("y,x,cluster\n")
+    assert files_in(real.parent) == ["data.csv", "fit.json"]
+
+
+@pytest.mark.parametrize("args, option", [
+    (["data", "--out", ""], "out"),
+    (["fit", "--out", ""], "out"),
+    (["study", "--replicates", "2", "--out", ""], "out"),
+    (["animate", "--out", ""], "out"),
+    (["animate", "--out", "{tmp}/a.mp4", "--static", ""], "static"),
+])
+def test_an_empty_file_name_is_named_as_empty(tmp_path, args, option):
+    result = run(*[arg.format(tmp=tmp_path) for arg in args], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"python -m shrinkage {args[0]}: error: {option}: the file name is empty; give a file name"]
+    assert files_in(tmp_path) == []
+
+
+def test_temporaries_of_killed_runs_are_removed_by_the_next_write(tmp_path):
+    target = tmp_path / "data.csv"
+    # A process that is gone (its id is beyond pid_max), one that runs (this one), the old
+    # layout without a process id, and other files that only look alike.
+    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    dead = tmp_path / f".data.{pid_max + 1}-abcd1234.partial.csv"
+    alive = tmp_path / f".data.{os.getpid()}-abcd1234.partial.csv"
+    old_layout = tmp_path / ".data.k2j4_x9q.partial.csv"
+    others = [tmp_path / ".data.notes.partial.csv", tmp_path / ".other.1-abcd1234.partial.csv",
+              tmp_path / ".data.1-abcd1234.partial.png"]
+    for path in [dead, alive, old_layout, *others]:
+        path.write_text("half a file")
+    assert run("data", "--out", str(target)).returncode == 0
+    assert sorted(files_in(tmp_path)) == sorted(["data.csv", alive.name, *(p.name for p in others)])
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None,
+                    reason="mounting a small file system needs root")
+def test_a_full_disk_is_one_line_naming_the_file(tmp_path):
+    disk = tmp_path / "small"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        (disk / "data.csv").write_text("old")
+        result = run("data", "--obs-per-cluster", "100", "--out", str(disk / "data.csv"))
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [
+            f"python -m shrinkage data: error: out: cannot write {str(disk / 'data.csv')!r} "
+            "(No space left on device)"]
+        assert files_in(disk) == ["data.csv"] and (disk / "data.csv").read_text() == "old"
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)

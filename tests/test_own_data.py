@@ -123,7 +123,7 @@ def test_cli_animates_a_csv(tmp_path):
     (None, "cannot read"),                      # no such file
     ("", "is empty"),
     ("y,x,cluster\n", "has a header but no rows"),
-    (b"\x00\xff\xfe binary \xd0\x00", "not a readable CSV file"),
+    (b"\x00\xff\xfe binary \xd0\x00", "is a binary file, not a CSV text file"),
     ("y,x,cluster\n1,2,a\n2,3,b\n3,4,c\n", "observations for 3 clusters"),
     ("y,x,cluster\n1,2,a\n", "1 cluster"),
     ("a;b;c\n1;2;3\n", "no column 'y'"),
@@ -148,12 +148,16 @@ def test_cli_directory_is_not_a_data_file(tmp_path):
 def test_view_is_chosen_from_the_data(sleep):
     from shrinkage import shrinkage_paths
 
+    from shrinkage.animate import BASELINE_ZOOM_SD
+
     _, fit, _ = sleep
-    paths = shrinkage_paths(fit, zoom_sd="data")
+    paths = shrinkage_paths(fit)  # a user's fit gets the data's own view by default
+    data_view = shrinkage_paths(fit, zoom_sd="data")
+    assert (paths.xlim, paths.ylim) == (data_view.xlim, data_view.ylim)
     inside = ((paths.start[:, 0] > paths.xlim[0]) & (paths.start[:, 0] < paths.xlim[1])
               & (paths.start[:, 1] > paths.ylim[0]) & (paths.start[:, 1] < paths.ylim[1]))
     assert inside.mean() >= 0.9
     # The article's view would hold none of them: it is 3 x (0.5, 0.25) wide.
-    article = shrinkage_paths(fit)
+    article = shrinkage_paths(fit, BASELINE_ZOOM_SD)
     assert article.xlim[1] - article.xlim[0] == pytest.approx(3.0)
     assert paths.x_name == "Days"

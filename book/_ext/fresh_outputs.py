@@ -6,24 +6,39 @@ stale numbers and animations on the pages.  This extension fingerprints the pack
 (its sources, the data files and the pinned and locked requirements):
 
 * The fingerprint is recorded only when a build has finished without error and every
-  media file the chapters write exists.  A build that changes the package first removes
-  the old record, so a build killed half-way (out of memory, a closed terminal) leaves no
-  record, and the next build starts again from a clean cache.
-* When the record is missing or differs, the execution cache and the media are cleared
-  and every page is read again.
+  media file the chapters write exists.
+* When the record is missing or differs, every page is read again, and the cached
+  executions made before the current package was first seen are dropped: those
+  chapters run again.  A chapter that an interrupted build (killed, out of memory, a
+  closed terminal) had already executed with the current package keeps its cached
+  execution and its media, so the next build runs only the chapters left.
 * When the record matches but a chapter's media file is gone, that chapter's cached
   execution is dropped and the chapter runs again.
+* A damaged cache never stops the build: a cached notebook that cannot be read is
+  dropped and its chapter runs again, and a database that cannot be read is made anew
+  (every chapter runs again).  One line says which.
+* A build folder that cannot be written ends the build with one line naming it.
 
 A prose-only edit leaves the fingerprint alone: Sphinx re-reads that page and the cache
 serves its outputs.
 """
 
+import datetime
 import hashlib
+import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
 _STAMP = "shrinkage-fingerprint"
+# The current fingerprint and when a build first saw it: cached executions made since
+# then were made with the current package.
+_SEEN = "shrinkage-fingerprint-seen"
 # A chapter names its media as a file, a folder, or a stem ("_media/baseline" for
 # baseline.mp4 and baseline.png).
 _MEDIA_REFERENCE = re.compile(r"_media/([\w/.-]*[\w])")
@@ -59,14 +74,121 @@ def _paths(app, config):
     return root, cache, root / "book" / "_media", cache / _STAMP
 
 
+def _utc_timestamp(moment):
+    # jupyter-cache stores UTC times; SQLite gives them back without a time zone.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
+
+
+def _chapter_name(root, uri):
+    try:
+        return Path(uri).relative_to(root).as_posix()
+    except ValueError:
+        return uri
+
+
+def _drop_records(store, records, root, why):
+    """Remove cache records, and the notebooks they name, whatever state those are in."""
+    for record in records:
+        try:
+            store.remove_cache(record.pk)
+        except Exception:  # noqa: BLE001 - the notebook's folder is already gone or damaged
+            from jupyter_cache.cache.db import NbCacheRecord
+
+            shutil.rmtree(store._get_notebook_path_cache(record.hashkey).parent,
+                          ignore_errors=True)
+            NbCacheRecord.remove_records([record.pk], store.db)
+        if why:
+            logger.info(f"shrinkage: the cached execution of {_chapter_name(root, record.uri)} "
+                        f"{why}; that chapter runs again")
+
+
 def _drop_cached_executions(cache, chapters):
     from jupyter_cache import get_cache
 
+    if not chapters:
+        return
     wanted = {str(chapter) for chapter in chapters}
     store = get_cache(cache)
-    for record in store.list_cache_records():
-        if record.uri in wanted:
-            store.remove_cache(record.pk)
+    _drop_records(store, [record for record in store.list_cache_records()
+                          if record.uri in wanted], None, why=None)
+
+
+def _readable(store, record):
+    import nbformat
+
+    try:
+        path = store._get_notebook_path_cache(record.hashkey)
+        nbformat.reads(path.read_text(encoding="utf8"), nbformat.NO_CONVERT)
+    except Exception:  # noqa: BLE001 - missing, truncated, not JSON, not a notebook
+        return False
+    return True
+
+
+def _open_cache(cache, root):
+    """The cache with every unreadable notebook dropped; a damaged database made anew.
+
+    Returns the cache and the chapters whose cached execution was dropped, or None
+    for the chapters when the database was made anew (every chapter runs again).
+    """
+    from jupyter_cache import get_cache
+
+    try:
+        store = get_cache(cache)
+        damaged = [record for record in store.list_cache_records()
+                   if not _readable(store, record)]
+        _drop_records(store, damaged, root, "could not be read")
+        return store, {record.uri for record in damaged}
+    except Exception as error:  # noqa: BLE001 - sqlite's "malformed", a missing table, ...
+        reason = str(error).strip().splitlines()[0][:120]
+        logger.info(f"shrinkage: the execution cache {cache} could not be read ({reason}); "
+                    "made it anew, every chapter runs again")
+        _clear_cache(cache)
+        return get_cache(cache), None
+
+
+def _clear_cache(cache):
+    """Empty the cache folder, keeping nothing of the old database."""
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True, exist_ok=True)
+
+
+def _first_seen(cache, current):
+    """When a build first saw the ``current`` fingerprint (now, if this is the first)."""
+    seen = cache / _SEEN
+    try:
+        fingerprint, moment = seen.read_text().split()
+        if fingerprint == current:
+            return float(moment)
+    except (OSError, ValueError):
+        pass
+    now = datetime.datetime.now(datetime.timezone.utc).timestamp()
+    temporary = seen.with_name(seen.name + ".partial")
+    temporary.write_text(f"{current} {now!r}\n")
+    temporary.replace(seen)
+    return now
+
+
+def _require_writable(app, cache):
+    """End the build with one line when the build folder cannot be written."""
+    build = Path(app.outdir).parent
+    for folder in (build, Path(app.outdir), Path(app.doctreedir), cache):
+        existing = folder
+        while not existing.exists():
+            existing = existing.parent
+        if not os.access(existing, os.W_OK | os.X_OK):
+            reason = "read-only file system" if _read_only_mount(existing) else "permission denied"
+            print(f"error: cannot write the build folder {existing} ({reason}); "
+                  "make it writable or build elsewhere", file=sys.stderr)
+            raise SystemExit(2)
+
+
+def _read_only_mount(path):
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _make_media_folders(media):
@@ -77,21 +199,27 @@ def _make_media_folders(media):
 
 def _check(app, config):
     root, cache, media, stamp = _paths(app, config)
+    _require_writable(app, cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    _make_media_folders(media)
     app.env_outdated_docs = set()
     current = fingerprint(root)
-    app.env_outdated_all = not (stamp.is_file() and stamp.read_text() == current)
+    store, damaged = _open_cache(cache, root)
+    app.env_outdated_all = damaged is None or not (stamp.is_file()
+                                                    and stamp.read_text() == current)
     if app.env_outdated_all:
-        shutil.rmtree(cache, ignore_errors=True)
-        shutil.rmtree(media, ignore_errors=True)
-        cache.mkdir(parents=True)
-        _make_media_folders(media)
-        return
+        # Until a build with this package completes, no build may take the site as current.
+        stamp.unlink(missing_ok=True)
+        since = _first_seen(cache, current)
+        older = [record for record in store.list_cache_records()
+                 if _utc_timestamp(record.created) < since]
+        _drop_records(store, older, root, why=None)
     missing = [chapter for chapter, files in chapter_media(root / "book").items()
                if any(not _present(media, name) for name in files)]
-    if missing:
-        _drop_cached_executions(cache, missing)
-        app.env_outdated_docs = {chapter.relative_to(root).with_suffix("").as_posix()
-                                 for chapter in missing}
+    _drop_cached_executions(cache, missing)
+    book = root / "book"
+    app.env_outdated_docs = {f"book/{Path(chapter).stem}" for chapter in [*missing, *(damaged or ())]
+                             if Path(chapter).parent == book}
 
 
 def _outdated(app, env, added, changed, removed):

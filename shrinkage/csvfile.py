@@ -1,0 +1,198 @@
+"""Reading a user's CSV file as spreadsheets and people write them.
+
+Only the three named columns are kept.  Cluster labels are identifiers: they are
+read as text, exactly as written ("01", "1" and "007" are three clusters), while
+``y`` and ``x`` must be numbers.  The dialect is found from the file's start when it
+is not given: the encoding (UTF-8, UTF-16 with a byte-order mark, else Latin-1), the
+separator (comma, semicolon, tab or bar, with or without spaces after it) and the
+decimal mark (a comma when the separator is a semicolon or a tab and the numbers are
+written ``1,5``).  Every problem is one ``ValueError`` line that names the file, the
+column or the line, and says what to pass.
+"""
+
+import codecs
+import csv
+import io
+import re
+import sys
+
+import pandas as pd
+
+SEPARATORS = [",", ";", "\t", "|"]
+_SAMPLE_BYTES = 1 << 16
+_DECIMAL_COMMA = re.compile(r"(?:^|[;\t|])\s*\"?-?\d+,\d+\"?\s*(?=[;\t|]|$)", re.MULTILINE)
+
+
+def _describe(separator):
+    return {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}.get(separator,
+                                                                        repr(separator))
+
+
+def sniff_encoding(sample):
+    """The encoding of a file that starts with the bytes ``sample``.
+
+    Raises
+    ------
+    ValueError
+        For a binary file (NUL bytes without a UTF-16 byte-order mark).
+    """
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\0" in sample:
+        raise ValueError("is a binary file, not a CSV text file")
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(sample) - 3:  # not just a character cut at the sample's end
+            return "latin-1"
+    return "utf-8"
+
+
+def sniff_dialect(text):
+    """``(separator, decimal, spaces_after_separator)`` from the start of a file's text."""
+    lines = [line for line in text.splitlines()[:50] if line.strip()]
+    header = lines[0] if lines else ""
+    counts = {sep: header.count(sep) for sep in SEPARATORS}
+    separator = max(SEPARATORS, key=lambda sep: (counts[sep], -SEPARATORS.index(sep)))
+    if counts[separator] == 0:
+        separator = ","
+    body = "\n".join(lines[1:])
+    decimal = "," if separator != "," and _DECIMAL_COMMA.search(body) else "."
+    spaced = bool(header) and all(part.startswith(" ") for part in header.split(separator)[1:]
+                                  if part)
+    return separator, decimal, spaced
+
+
+def _header_names(text, separator, spaced):
+    first = next(csv.reader(io.StringIO(text), delimiter=separator,
+                            skipinitialspace=spaced), [])
+    return [name.strip() if spaced else name for name in first]
+
+
+def _first_bad_number(raw, line_of, decimal):
+    """The first value of ``raw`` (text) that is not a number, and its line."""
+    text = raw.dropna().astype(str)
+    if decimal != ".":
+        text = text.str.replace(decimal, ".", regex=False)
+    numbers = pd.to_numeric(text.str.strip(), errors="coerce")
+    bad = numbers[numbers.isna()]
+    if bad.empty:
+        return None
+    row = bad.index[0]
+    return raw[row], line_of(row)
+
+
+def read_columns(source, y, x, cluster, sep=None, decimal=None, encoding=None, stdin=None):
+    """Read the columns ``y``, ``x`` and ``cluster`` of a CSV file.
+
+    Parameters
+    ----------
+    source : str or pathlib.Path
+        The file, or ``-`` for standard input.
+    y, x, cluster : str
+        The column names, as written in the header.
+    sep, decimal, encoding : str, optional
+        The separator, the decimal mark and the text encoding; found from the file
+        when not given.
+    stdin : binary file, optional
+        Where ``-`` reads from (default: the process's standard input).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The three columns under their own names: ``y`` and ``x`` as floats,
+        ``cluster`` as text exactly as written; missing values as NaN.  Blank
+        lines are skipped.
+
+    Raises
+    ------
+    ValueError
+        One line naming the file, the column or the line.
+    """
+    name = "standard input" if str(source) == "-" else repr(str(source))
+    try:
+        handle = (stdin or sys.stdin.buffer) if str(source) == "-" else open(source, "rb")
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
+        raise ValueError(f"data: cannot read {name}: {error.strerror}") from None
+    with handle:
+        sample = handle.read(_SAMPLE_BYTES)
+        if not sample.strip():
+            raise ValueError(f"data: {name} is empty")
+        try:
+            encoding = encoding or sniff_encoding(sample)
+        except ValueError as error:
+            raise ValueError(f"data: {name} {error}") from None
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"encoding: unknown encoding {encoding!r} "
+                             "(for example utf-8, latin-1, utf-16)") from None
+        raw = sample + handle.read()
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"data: {name} is not {encoding} text (byte {error.start}); "
+                         "pass --encoding, for example --encoding latin-1") from None
+    sniffed_sep, sniffed_decimal, spaced = sniff_dialect(text[:_SAMPLE_BYTES])
+    sep = sep or sniffed_sep
+    decimal = decimal or sniffed_decimal
+    if sep == decimal:
+        raise ValueError(f"sep and decimal must differ, both are {sep!r}")
+    names = _header_names(text, sep, spaced)
+    wanted = {"y": y, "x": x, "cluster": cluster}
+    for role, column in wanted.items():
+        count = names.count(column)
+        if count > 1:
+            raise ValueError(f"{role}: the header of {name} names {column!r} {count} times; "
+                             "rename the columns so that each name is used once")
+        if count == 0:
+            shown = ", ".join(repr(n) for n in names[:10]) + (", ..." if len(names) > 10 else "")
+            hint = (f" (read as {_describe(sep)}-separated; pass --sep if the file uses "
+                    "another separator)" if len(names) <= 1 else "")
+            raise ValueError(f"{role}: {name} has no column {column!r}; its columns are "
+                             f"{shown}{hint}")
+    if len(set(wanted.values())) < 3:
+        raise ValueError(f"y, x and cluster must be three different columns, got {wanted}")
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, usecols=list(wanted.values()),
+                            dtype=str, keep_default_na=False, na_values=["", "NA", "NaN"],
+                            skipinitialspace=spaced, skip_blank_lines=False, engine="c")
+    except (pd.errors.ParserError, ValueError) as error:
+        reason = str(error).strip().splitlines()[-1]
+        raise ValueError(f"data: {name} could not be read as {_describe(sep)}-separated text "
+                         f"({reason}); pass --sep, --decimal or --encoding") from None
+    blank = frame.isna().all(axis=1) & _blank_lines(text, len(frame))
+    frame = frame[~blank]
+    if frame.empty:
+        raise ValueError(f"data: {name} has a header but no rows")
+
+    def line_of(row):  # the header is line 1 and no row spans two lines but quoted ones
+        return row + 2
+
+    result = {}
+    for role in ("y", "x"):
+        column = wanted[role]
+        bad = _first_bad_number(frame[column], line_of, decimal)
+        if bad is not None:
+            value, line = bad
+            raise ValueError(f"{role}: column {column!r} must hold numbers; line {line} of "
+                             f"{name} holds {value!r}"
+                             + (" (pass --decimal ',' for decimal commas)"
+                                if decimal == "." and re.fullmatch(r"\s*-?\d+,\d+\s*", value)
+                                else ""))
+        values = frame[column]
+        if decimal != ".":
+            values = values.str.replace(decimal, ".", regex=False)
+        result[column] = pd.to_numeric(values.str.strip(), errors="raise").astype(float)
+    result[cluster] = frame[cluster]
+    return pd.DataFrame(result, columns=[y, x, cluster]).reset_index(drop=True)
+
+
+def _blank_lines(text, rows):
+    """Which of the ``rows`` data rows are blank lines (True) in ``text``."""
+    lines = text.splitlines()[1:]
+    flags = [not line.strip() for line in lines[:rows]]
+    flags += [False] * (rows - len(flags))
+    return pd.Series(flags)

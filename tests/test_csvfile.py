@@ -1,0 +1,230 @@
+"""A user's CSV file as spreadsheets write it: labels kept as text, dialects, clear refusals.
+
+The reference is lme4 on lme4's sleepstudy data (tests/reference/sleepstudy.json, made by
+fit_csv.R from book/data/sleepstudy.csv): every dialect of the same data must give lme4's fit.
+"""
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import REFERENCE, ROOT
+from shrinkage import fit_models, read_columns
+
+SLEEP = ROOT / "book" / "data" / "sleepstudy.csv"
+CLI = [sys.executable, "-m", "shrinkage"]
+COLUMNS = ["--y", "Reaction", "--x", "Days", "--cluster", "Subject"]
+# R: -2 * logLik(lmer(Reaction ~ Days + (Days | Subject), sleepstudy))   (REML)
+LME4 = json.loads((REFERENCE / "sleepstudy.json").read_text())
+
+
+def run(*args, **kwargs):
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, **kwargs)
+
+
+def fit_json(path, *options):
+    result = run("fit", "--data", str(path), *COLUMNS, "--json", *options)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def assert_is_lme4s_sleepstudy_fit(fitted):
+    assert (fitted["nobs"], fitted["ngroups"]) == (180, 18)
+    assert fitted["reml_criterion"] == pytest.approx(LME4["reml_criterion"], abs=1e-3)
+    for name in ("Intercept", "x"):
+        assert fitted["fixed_effects"][name]["estimate"] == pytest.approx(
+            LME4["fixed_effects"][name]["estimate"], rel=1e-5)
+
+
+@pytest.fixture(scope="module")
+def sleep():
+    return pd.read_csv(SLEEP)
+
+
+def test_labels_are_text_as_written_and_never_merged(tmp_path, sleep):
+    # 18 subjects labelled 1, 01, 001, 2, 02, 002, ...: read as numbers they would be 6.
+    subjects = sorted(sleep["Subject"].unique())
+    written = [f"{'0' * zeros}{number}" for number in range(1, 7) for zeros in range(3)]
+    relabelled = sleep.assign(Subject=sleep["Subject"].map(dict(zip(subjects, written))))
+    path = tmp_path / "labels.csv"
+    relabelled.to_csv(path, index=False)
+    fitted = fit_json(path)
+    assert_is_lme4s_sleepstudy_fit(fitted)
+    labels = [row["cluster"] for row in fitted["clusters"]]
+    # Numbers written as text sort by value, then as written.
+    assert labels == ["001", "01", "1", "002", "02", "2", "003", "03", "3",
+                      "004", "04", "4", "005", "05", "5", "006", "06", "6"]
+    # Each label's cluster is the subject that had it: its own line is that subject's.
+    ours = {row["cluster"]: row["ols_slope"] for row in fitted["clusters"]}
+    theirs = {row["cluster"]: row["ols_slope"] for row in LME4["clusters"]}
+    for subject, label in zip(subjects, written):
+        assert ours[label] == pytest.approx(theirs[subject], rel=1e-6)
+
+
+@pytest.mark.parametrize("dialect", ["semicolon, decimal comma", "tab", "comma and space",
+                                     "latin-1", "utf-16", "utf-8 with BOM",
+                                     "tab, decimal comma, CRLF"])
+def test_spreadsheet_dialects_are_read_without_options(tmp_path, sleep, dialect):
+    path = tmp_path / "sleep.csv"
+    data = sleep.copy()
+    if dialect == "latin-1":
+        data["Subject"] = "Sujet é" + data["Subject"]
+        data.to_csv(path, index=False, encoding="latin-1")
+    elif dialect == "utf-16":
+        data.to_csv(path, index=False, encoding="utf-16")
+    elif dialect == "utf-8 with BOM":
+        data.to_csv(path, index=False, encoding="utf-8-sig")
+    elif dialect == "semicolon, decimal comma":
+        data.to_csv(path, index=False, sep=";", decimal=",")
+    elif dialect == "tab":
+        data.to_csv(path, index=False, sep="\t")
+    elif dialect == "tab, decimal comma, CRLF":
+        data.to_csv(path, index=False, sep="\t", decimal=",", lineterminator="\r\n")
+    else:
+        text = data.to_csv(index=False).replace(",", ", ")
+        path.write_text(text)
+    fitted = fit_json(path)
+    assert_is_lme4s_sleepstudy_fit(fitted)
+    if dialect == "latin-1":
+        assert fitted["clusters"][0]["cluster"] == "Sujet éS308"
+
+
+def test_options_override_what_is_found(tmp_path, sleep):
+    path = tmp_path / "sleep.txt"
+    # A bar-separated file with decimal commas: found from the file, or given.
+    sleep.to_csv(path, index=False, sep="|", decimal=",")
+    assert_is_lme4s_sleepstudy_fit(fit_json(path))
+    assert_is_lme4s_sleepstudy_fit(fit_json(path, "--sep", "|", "--decimal", ","))
+    sleep.to_csv(path, index=False, encoding="cp1252")
+    assert_is_lme4s_sleepstudy_fit(fit_json(path, "--encoding", "cp1252"))
+
+
+def one_line_error(*args):
+    result = run(*args)
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_a_bad_number_is_named_with_its_line(tmp_path, sleep):
+    data = sleep.astype({"Reaction": str})
+    data.loc[4, "Reaction"] = "23.5a"
+    path = tmp_path / "bad.csv"
+    data.to_csv(path, index=False)
+    line = one_line_error("fit", "--data", str(path), *COLUMNS)
+    assert line.endswith(f"error: y: column 'Reaction' must hold numbers; line 6 of "
+                         f"{str(path)!r} holds '23.5a'")
+    # Blank lines count as lines too.
+    path.write_text("Reaction,Days,Subject\n1,0,a\n\n2,x1,a\n")
+    assert "line 4 of" in one_line_error("fit", "--data", str(path), *COLUMNS)
+    # The same in Python, by row.
+    with pytest.raises(ValueError, match=r"y: column 'Reaction' must be numeric; row 4 holds '23.5a'"):
+        fit_models(data, y="Reaction", x="Days", cluster="Subject")
+
+
+def test_decimal_commas_in_a_comma_file_are_explained(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text('y,x,cluster\n"1,5",2,a\n')
+    line = one_line_error("fit", "--data", str(path))
+    assert "line 2" in line and "'1,5'" in line and "--decimal ','" in line
+
+
+def test_binary_files_are_refused_at_once(tmp_path):
+    path = tmp_path / "zeros.csv"
+    with open(path, "wb") as handle:
+        handle.truncate(300 * 10**6)  # 300 MB of NUL bytes, sparse
+    line = one_line_error("fit", "--data", str(path))
+    assert line.endswith(f"error: data: {str(path)!r} is a binary file, not a CSV text file")
+
+
+def test_a_duplicated_column_name_is_refused_by_name(tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text("Reaction,Days,Subject,Days\n1,0,a,5\n")
+    line = one_line_error("fit", "--data", str(path), *COLUMNS)
+    assert line.endswith(f"error: x: the header of {str(path)!r} names 'Days' 2 times; "
+                         "rename the columns so that each name is used once")
+
+
+def test_a_wrong_separator_says_what_was_seen_and_what_to_pass(tmp_path, sleep):
+    path = tmp_path / "semi.csv"
+    sleep.to_csv(path, index=False, sep=";")
+    line = one_line_error("fit", "--data", str(path), *COLUMNS, "--sep", ",")
+    assert "has no column 'Reaction'" in line and "'Reaction;Days;Subject'" in line
+    assert "read as comma-separated; pass --sep" in line
+    assert "sep must be one character" in one_line_error("fit", "--data", str(path), "--sep", "ab")
+    assert "encoding: unknown encoding 'klingon'" in one_line_error(
+        "fit", "--data", str(path), "--encoding", "klingon")
+
+
+def test_only_the_named_columns_are_read(tmp_path):
+    path = tmp_path / "wide.csv"
+    names = ["y", "x", "cluster"] + [f"note{i}" for i in range(2000)]
+    rows = [[1.0, 0, "a"], [2.5, 1, "a"], [2.0, 0, "b"], [3.0, 1, "b"], [0.5, 2, "a"],
+            [4.0, 2, "b"], [1.5, 0, "c"], [3.5, 2, "c"], [2.2, 1, "c"]]
+    lines = [",".join(names)] + [",".join(map(str, row + ["x" * 5] * 2000)) for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+    frame = read_columns(path, "y", "x", "cluster")
+    assert list(frame.columns) == ["y", "x", "cluster"] and len(frame) == 9
+    assert frame["cluster"].tolist() == ["a", "a", "b", "b", "a", "b", "c", "c", "c"]
+
+
+def test_the_summary_keeps_its_columns_with_long_names(sleep):
+    data = sleep.rename(columns={"Subject": "Subject ID", "Days": "Days of restriction"})
+    data.loc[3, "Reaction"] = float("nan")
+    text = fit_models(data, y="Reaction", x="Days of restriction", cluster="Subject ID").summary()
+    lines = text.splitlines()
+    header = next(line for line in lines if line.lstrip().startswith("Groups"))
+    name_at, variance_end = header.index("Name"), header.index("Variance") + len("Variance")
+    sd_end = header.index("Std.Dev.") + len("Std.Dev.")
+    rows = {"(Intercept)": " Subject ID", "Days of restriction": "  ", "": " Residual"}
+    for name, start in rows.items():
+        row = next(line for line in lines if line.startswith(start) and
+                   (not name or name in line) and line[1:].strip())
+        # Each field lies in its own column, under its heading.
+        if name:
+            assert row[name_at:variance_end - 9].strip() == name
+        assert float(row[variance_end - 9:variance_end]) > 0
+        assert float(row[sd_end - 9:sd_end]) > 0
+    fixed = next(line for line in lines if line.startswith("Days of restriction") and "." in line)
+    assert fixed.split()[3] == f"{float(fixed.split()[3]):.5f}"  # the estimate is its own field
+    assert "1 row with missing values left out" in text
+
+
+def test_tables_of_other_libraries_convert_and_others_are_named(sleep):
+    class Table:  # as polars and pyarrow tables offer it
+        def __init__(self, frame):
+            self.frame = frame
+
+        def to_pandas(self):
+            return self.frame.copy()
+
+    fitted = fit_models(Table(sleep), y="Reaction", x="Days", cluster="Subject")
+    assert fitted.reml_criterion == pytest.approx(LME4["reml_criterion"], abs=1e-3)
+    with pytest.raises(ValueError, match=r"got builtins\.dict$"):
+        fit_models({"y": [1, 2]})
+
+
+def test_each_fit_runs_on_one_blas_thread(monkeypatch, sleep):
+    import shrinkage.fit as fit_module
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    inner = fit_module._fit
+
+    def recording(*args, **kwargs):
+        seen.extend(pool["num_threads"] for pool in threadpool_info()
+                    if pool["user_api"] == "blas")
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(fit_module, "_fit", recording)
+    fit_models(sleep, y="Reaction", x="Days", cluster="Subject")
+    assert seen and set(seen) == {1}
+
+
+def test_the_fit_repr_is_one_line(sleep):
+    text = repr(fit_models(sleep, y="Reaction", x="Days", cluster="Subject"))
+    assert text == ("<MixedFit Reaction ~ Days + (Days | Subject): 180 observations, "
+                    f"18 clusters, REML criterion {LME4['reml_criterion']:.1f}>")
