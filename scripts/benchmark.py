@@ -95,8 +95,8 @@ def bench_fits(workdir):
     for name, setting in FIT_SETTINGS.items():
         data = sk.simulate(setting)
         sk.fit_models(data)
-        ours, fit = timed(lambda: sk.fit_models(data), repeat=10)
-        theirs, result = timed(lambda: plain_statsmodels(data))
+        ours, fit = timed(lambda data=data: sk.fit_models(data), repeat=10)
+        theirs, result = timed(lambda data=data: plain_statsmodels(data))
         line = f"{name:<22}{ours * 1e3:>10.1f}{fit.reml_criterion:>14.3f}"
         if with_r:
             r_seconds, r_criterion = time_lme4(data, workdir)
@@ -173,7 +173,7 @@ def bench_large_fits(rows_list=(10**6, 10**7)):
         data = sk.simulate(Settings(n_cluster=1000, obs_per_cluster=rows // 1000))
         simulated = time.perf_counter() - start
         tracemalloc.start()
-        seconds, _ = timed(lambda: sk.fit_models(data))
+        seconds, _ = timed(lambda data=data: sk.fit_models(data))
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         print(f"{rows:>12,}{simulated:>14.1f}{seconds:>10.2f}{peak / 1e6:>18.0f}")
@@ -186,7 +186,8 @@ def bench_animations(workdir):
     for name, setting in sk.SCENARIOS.items():
         fit = sk.fit_models(sk.simulate(setting))
         video, poster = workdir / f"{name}.mp4", workdir / f"{name}.png"
-        seconds, _ = timed(lambda: sk.render_files(fit, video, static=poster))
+        seconds, _ = timed(lambda fit=fit, video=video, poster=poster:
+                           sk.render_files(fit, video, static=poster))
         print(f"{name:<22}{seconds:>11.2f}{video.stat().st_size / 1000:>10.1f}"
               f"{poster.stat().st_size / 1000:>13.1f}")
     fit = sk.fit_models(sk.simulate(sk.SCENARIOS["baseline"]))
@@ -198,7 +199,7 @@ def bench_animations(workdir):
 def bench_study():
     print("\n## Simulation study (6 scenarios x 200 replicates)")
     for label, jobs in (("all cores", None), ("one core", 1)):
-        seconds, _ = timed(lambda: {name: sk.simulation_study(s, 200, n_jobs=jobs)
+        seconds, _ = timed(lambda jobs=jobs: {name: sk.simulation_study(s, 200, n_jobs=jobs)
                                     for name, s in sk.SCENARIOS.items()})
         print(f"{label:<22}{seconds:>8.2f} s")
     from shrinkage.rng import RStream

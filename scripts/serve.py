@@ -9,8 +9,8 @@ import argparse
 import functools
 import gzip
 import sys
-from io import BytesIO
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from io import BytesIO
 from pathlib import Path
 
 # GitHub Pages compresses these types; images and videos are already compressed.

@@ -12,8 +12,13 @@ from .animate import plot_shrinkage, render_files, shrinkage_paths
 from .csvfile import read_columns
 from .data import SCENARIOS, Settings, create_data, simulate
 from .fit import ConvergenceError, MixedFit, UnidentifiableError, fit_models, no_pooling
-from .measure import (estimation_error, random_effects_ellipse, shrinkage_fraction,
-                      textbook_fraction, textbook_fractions)
+from .measure import (
+                      estimation_error,
+                      random_effects_ellipse,
+                      shrinkage_fraction,
+                      textbook_fraction,
+                      textbook_fractions,
+)
 from .report import parameter_recovery
 from .study import simulation_study, summarise_study
 

@@ -188,9 +188,8 @@ def _rgba(colour, opacity):
 
 
 def _new_figure():
-    from matplotlib.figure import Figure
-
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     fig = Figure(figsize=SIZE_INCHES, dpi=DPI, facecolor=BACKGROUND)
     FigureCanvasAgg(fig)  # measures text, for the label margins

@@ -1,4 +1,8 @@
 import json
+import os
+import shutil
+import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -57,3 +61,54 @@ def book_copy(tmp_path_factory):
 @pytest.fixture(scope="session")
 def site(book_copy):
     return book_copy[0] / "_build" / "html"
+
+
+# The browser tests' fixtures (test_browser.py, test_explorer.py).
+# Debian's chromium by default; $CHROMIUM names another installed Chromium-based browser.
+CHROMIUM = shutil.which(os.environ.get("CHROMIUM", "chromium"))
+# Chromium on a closed network: no background services, no sandbox (root in CI).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    # The site as GitHub Pages serves it, gzip-compressed (scripts/serve.py).
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from serve import serve
+
+    httpd = serve(site)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip(f"no browser: {os.environ.get('CHROMIUM', 'chromium')!r} is not on PATH "
+                    "(install Debian's 'chromium' package; .ci/run does so when run as root)")
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright is not installed (requirements-test.txt)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser, url, **context_options):
+    """Open ``url``; return the page and lists of console errors and failed local loads."""
+    context = browser.new_context(**context_options)
+    page = context.new_page()
+    errors, failures = [], []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("requestfailed", lambda request: failures.append(request.url))
+    page.on("response", lambda response: response.status >= 400 and failures.append(
+        f"{response.status} {response.url}"))
+    page.goto(url, wait_until="load")
+    page.wait_for_load_state("networkidle")
+    return page, errors, failures

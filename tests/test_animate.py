@@ -73,6 +73,7 @@ def test_mp4_is_light_deterministic_and_timed_like_the_article(baseline, tmp_pat
     first = render_files(baseline, tmp_path / "a.mp4", static=tmp_path / "a.png")
     second = render_files(baseline, tmp_path / "b.mp4", static=tmp_path / "b.png")
     assert first == [tmp_path / "a.mp4", tmp_path / "a.png"]
+    assert second == [tmp_path / "b.mp4", tmp_path / "b.png"]
     assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
     probe, seconds, width, height = media_info(tmp_path / "a.mp4")

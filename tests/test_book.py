@@ -3,7 +3,6 @@ import json
 import math
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 import yaml
@@ -126,9 +125,9 @@ def test_notebooks_download_with_outputs(site, page):
 
 def test_validation_appendix_is_within_the_test_tolerances(site):
     """The appendix's largest differences from lme4, read off the built page."""
-    from shrinkage.report import TOLERANCES
-
     from bs4 import BeautifulSoup
+
+    from shrinkage.report import TOLERANCES
 
     html = read(site, "book/validation")
     table = next(t for t in BeautifulSoup(html, "html.parser").find_all("table")

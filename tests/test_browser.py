@@ -3,10 +3,6 @@
 Playwright's own browser downloads are never used: the test launches /usr/bin/chromium.
 Without Chromium every test here is skipped with the reason.
 """
-import os
-import shutil
-import sys
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -14,60 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, open_page
 from test_book import SCENARIOS, toc_pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]
-
-# Debian's chromium by default; $CHROMIUM names another installed Chromium-based browser.
-CHROMIUM = shutil.which(os.environ.get("CHROMIUM", "chromium"))
-# Chromium on a closed network: no background services, no sandbox (root in CI).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
-
-
-@pytest.fixture(scope="module")
-def server(site):
-    # The site as GitHub Pages serves it, gzip-compressed (scripts/serve.py).
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from serve import serve
-
-    httpd = serve(site)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip(f"no browser: {os.environ.get('CHROMIUM', 'chromium')!r} is not on PATH "
-                    "(install Debian's 'chromium' package; .ci/run does so when run as root)")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright is not installed (requirements-test.txt)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def open_page(browser, url, **context_options):
-    """Open ``url``; return the page and lists of console errors and failed local loads."""
-    context = browser.new_context(**context_options)
-    page = context.new_page()
-    errors, failures = [], []
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("requestfailed", lambda request: failures.append(request.url))
-    page.on("response", lambda response: response.status >= 400 and failures.append(
-        f"{response.status} {response.url}"))
-    page.goto(url, wait_until="load")
-    page.wait_for_load_state("networkidle")
-    return page, errors, failures
-
 
 @pytest.mark.parametrize("page_name", toc_pages())
 def test_page_loads_cleanly(browser, server, page_name):

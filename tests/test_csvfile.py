@@ -10,8 +10,9 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import REFERENCE, ROOT
 from shrinkage import fit_models, read_columns
+
+from conftest import REFERENCE, ROOT
 
 SLEEP = ROOT / "book" / "data" / "sleepstudy.csv"
 CLI = [sys.executable, "-m", "shrinkage"]
@@ -208,8 +209,9 @@ def test_tables_of_other_libraries_convert_and_others_are_named(sleep):
 
 
 def test_each_fit_runs_on_one_blas_thread(monkeypatch, sleep):
-    import shrinkage.fit as fit_module
     from threadpoolctl import threadpool_info
+
+    import shrinkage.fit as fit_module
 
     seen = []
     inner = fit_module._fit

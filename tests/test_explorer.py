@@ -1,14 +1,13 @@
 """The explorer page: its data files against fits made here, and the page in Chromium."""
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import read_reference
 from shrinkage import explorer
-from test_browser import browser, open_page, server  # noqa: F401 (fixtures)
+
+from conftest import open_page, read_reference
 
 BASELINE_KEY = "n10-int0.5-slope0.25-sigma1-kept1"
 
@@ -62,8 +61,13 @@ def _drawn_end_state(page):
 def _expected_end(page, data):
     # The page's own scales map the stored end points; compare in pixels.
     view = json.loads(page.get_attribute(".explorer", "data-view"))
-    x = lambda v: 56 + (v - view["x"][0]) / (view["x"][1] - view["x"][0]) * (600 - 68)
-    y = lambda v: 12 + (view["y"][1] - v) / (view["y"][1] - view["y"][0]) * (450 - 56)
+
+    def x(v):
+        return 56 + (v - view["x"][0]) / (view["x"][1] - view["x"][0]) * (600 - 68)
+
+    def y(v):
+        return 12 + (view["y"][1] - v) / (view["y"][1] - view["y"][0]) * (450 - 56)
+
     return [[x(p[2]), y(p[3])] for p in data["points"]]
 
 

@@ -9,8 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shrinkage import ConvergenceError, UnidentifiableError, create_data, fit_models, no_pooling
+from shrinkage import (
+    ConvergenceError,
+    UnidentifiableError,
+    create_data,
+    fit_models,
+    no_pooling,
+    reml,
+)
 from shrinkage import fit as fit_module
+from shrinkage.reml import theta_of
 
 from conftest import read_reference
 
@@ -135,9 +143,9 @@ def test_boundary_fits_are_reported_not_refused(args):
     assert (min(v["intercept"], v["slope"]) < 1e-6 or np.isnan(v["correlation"])
             or abs(v["correlation"]) > 0.999)
     # Still the optimum: no nearby interior point is better.
-    sums = fit_module.ClusterSums.from_data(create_data(**args))
+    sums = sums_of(create_data(**args))
     for step in np.eye(3) * 1e-3:
-        assert fit_module.reml_criterion(np.abs(fit.theta + step), sums) >= fit.reml_criterion - 1e-9
+        assert reml.reml_criterion(np.abs(fit.theta + step), sums) >= fit.reml_criterion - 1e-9
 
 
 def test_singletons_have_an_intercept_and_no_slope():
@@ -177,7 +185,7 @@ def test_unidentifiable_settings_are_refused(args, match):
 
 def test_unverified_optimum_raises(monkeypatch):
     # An optimiser that stops short must not produce a result.
-    monkeypatch.setattr(fit_module, "_minimise", lambda sums: np.eye(2))  # lme4's start
+    monkeypatch.setattr(fit_module, "minimise", lambda sums: np.eye(2))  # lme4's start
     with pytest.raises(ConvergenceError, match="did not reach a verified optimum"):
         fit_models(create_data())
 
@@ -223,11 +231,16 @@ def test_cli_refusals_exit_2_with_one_line(args, name):
     assert len(lines) == 1 and name in lines[0]
 
 
+def sums_of(data):
+    """The engine's per-cluster sums of ``data`` (columns y, x, cluster)."""
+    return reml.ClusterSums.from_columns(fit_module.Columns.from_frame(data))
+
+
 def lme4_theta(r):
     """lme4's theta from its reported variance components: chol(Sigma / sigma^2)."""
     v = r["variance"]
     cov = np.array([[v["intercept"], v["covariance"]], [v["covariance"], v["slope"]]])
-    return fit_module._theta_of(cov / v["residual"])
+    return theta_of(cov / v["residual"])
 
 
 # Data R was given as CSV (python -m shrinkage data --sd-int 0 --seed 9, and
@@ -239,20 +252,20 @@ def test_finds_a_lower_optimum_where_lme4_stops_on_a_boundary(name, gap):
     fit = fit_models(data)
     assert fit.reml_criterion < r["reml_criterion"] - gap
     # Our criterion at lme4's own estimates is lme4's criterion: the same function.
-    sums = fit_module.ClusterSums.from_data(data)
-    assert fit_module.reml_criterion(lme4_theta(r), sums) == pytest.approx(
+    sums = sums_of(data)
+    assert reml.reml_criterion(lme4_theta(r), sums) == pytest.approx(
         r["reml_criterion"], abs=1e-4)
     # And no point near ours is lower.
     for step in np.concatenate([np.eye(3), -np.eye(3)]) * 1e-3:
-        assert fit_module.reml_criterion(np.maximum(fit.theta + step, [0, -np.inf, 0]),
+        assert reml.reml_criterion(np.maximum(fit.theta + step, [0, -np.inf, 0]),
                                          sums) >= fit.reml_criterion - 1e-9
 
 
 def test_reml_criterion_at_lme4_estimates_matches_lme4(article_case):
     name, args, data, r = article_case
     # R: -2 * logLik(mod), evaluated here at lme4's theta; both compute one function.
-    sums = fit_module.ClusterSums.from_data(data)
-    assert fit_module.reml_criterion(lme4_theta(r), sums) == pytest.approx(
+    sums = sums_of(data)
+    assert reml.reml_criterion(lme4_theta(r), sums) == pytest.approx(
         r["reml_criterion"], abs=1e-4)
 
 

@@ -8,9 +8,17 @@ import pandas as pd
 import pytest
 from matplotlib.path import Path as Polygon
 
-from shrinkage import (SCENARIOS, create_data, estimation_error, fit_models,
-                       random_effects_ellipse, shrinkage_fraction, simulate, textbook_fraction,
-                       textbook_fractions)
+from shrinkage import (
+    SCENARIOS,
+    create_data,
+    estimation_error,
+    fit_models,
+    random_effects_ellipse,
+    shrinkage_fraction,
+    simulate,
+    textbook_fraction,
+    textbook_fractions,
+)
 from shrinkage.fit import MixedFit
 
 REFERENCE = Path(__file__).parent / "reference"

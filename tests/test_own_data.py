@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REFERENCE, ROOT
 from shrinkage import UnidentifiableError, create_data, fit_models
+
+from conftest import REFERENCE, ROOT
 
 SLEEP = ROOT / "book" / "data" / "sleepstudy.csv"
 COLUMNS = dict(y="Reaction", x="Days", cluster="Subject")
@@ -147,7 +148,6 @@ def test_cli_directory_is_not_a_data_file(tmp_path):
 
 def test_view_is_chosen_from_the_data(sleep):
     from shrinkage import shrinkage_paths
-
     from shrinkage.animate import BASELINE_ZOOM_SD
 
     _, fit, _ = sleep

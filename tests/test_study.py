@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import CASES, read_reference
 from shrinkage import SCENARIOS, Settings, create_data
 from shrinkage.study import COLUMNS, run_replicate, simulation_study, summarise_study
+
+from conftest import CASES, read_reference
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -29,7 +30,10 @@ def test_a_replicate_matches_lme4_on_the_article_seed(name):
     clusters = pd.DataFrame(reference["clusters"])
     _, truth = create_data(**{**CASES[name], "with_truth": True})
     both = clusters.merge(truth, on="cluster")
-    rmse = lambda a, b: float(np.sqrt(np.nanmean((both[a] - both[b]) ** 2)))
+
+    def rmse(a, b):
+        return float(np.sqrt(np.nanmean((both[a] - both[b]) ** 2)))
+
     assert row["rmse_intercept_partial"] == pytest.approx(rmse("mixed_intercept", "intercept"), rel=1e-4)
     assert row["rmse_slope_partial"] == pytest.approx(rmse("mixed_slope", "slope"), rel=1e-4)
     assert row["rmse_slope_none"] == pytest.approx(rmse("ols_slope", "slope"), rel=1e-9)

@@ -30,7 +30,6 @@ import urllib.parse
 from pathlib import Path
 
 from docutils import nodes
-
 from inline_icons import icon_css, inline_icons
 
 DESCRIPTION_LENGTH = 155

@@ -1,0 +1,444 @@
+"""The REML engine for ``y ~ x + (x | cluster)``: lme4's profiled criterion, exactly.
+
+The mixed model is fitted by minimising lme4's profiled REML criterion over the
+relative covariance factor ``theta`` (Bates et al. 2015, *J. Stat. Softw.* 67(1),
+section 3).  With one random intercept and slope per cluster, the criterion and its
+exact gradient are sums over clusters of closed-form 2 x 2 expressions
+(:func:`cluster_terms`, used by the criterion and the estimates alike), evaluated as
+plain arithmetic on arrays, one entry per cluster.  The engine works on standardised
+``x`` and ``y`` (:class:`ClusterSums`; REML is equivariant under affine changes of
+either), so the same tolerances hold at any scale.
+
+:func:`verify_optimum` checks a point: the local quadratic model of the criterion
+(exact gradient, Hessian from differences of the gradient), minimised over the
+feasible region, must promise a decrease of at most ``OPTIMALITY_TOL`` criterion
+units.  :mod:`shrinkage.fit`, the public API, refuses any fit that fails it.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize
+
+# Largest decrease of the REML criterion (in its own units, -2 log-likelihood) that
+# the local quadratic model may still promise at an accepted optimum.
+OPTIMALITY_TOL = 1e-6
+_BOUNDED = (0, 2)  # theta[0] and theta[2] are standard deviations: >= 0
+_EPS = np.finfo(float).eps
+
+
+class UnidentifiableError(ValueError):
+    """The data cannot identify the model's random effects (lme4 refuses them too)."""
+
+
+class ConvergenceError(RuntimeError):
+    """The optimiser did not reach a verified REML optimum."""
+
+
+def cluster_moments(codes, groups, x, y):
+    """Per-cluster size, means, centred sums of squares and products, and the
+    residual sum of squares around the cluster's own line (or mean, without a slope).
+
+    The residual sum is summed from the residuals themselves: ``syy - sxy^2 / sxx``
+    would lose residuals below ``1e-8`` of y's spread to cancellation.
+    """
+    n = np.bincount(codes, minlength=groups).astype(float)
+    xbar = np.bincount(codes, x, groups) / n
+    ybar = np.bincount(codes, y, groups) / n
+    dx, dy = x - xbar[codes], y - ybar[codes]
+    sxx, sxy = np.bincount(codes, dx * dx, groups), np.bincount(codes, dx * dy, groups)
+    slope = np.divide(sxy, sxx, out=np.zeros(groups), where=sxx > 0)
+    resid = dy - slope[codes] * dx
+    return (n, xbar, ybar, sxx, sxy, np.bincount(codes, dy * dy, groups),
+            np.bincount(codes, resid * resid, groups))
+
+
+def _standardise(values):
+    """Centre and scale ``values`` without overflow; return (standardised, centre, scale)."""
+    peak = np.abs(values).max()
+    unit = values / peak
+    centre = unit.mean()
+    scale = math.sqrt(np.mean((unit - centre) ** 2))
+    return (unit - centre) / scale, centre * peak, scale * peak
+
+
+@dataclass
+class ClusterSums:
+    """Per-cluster sums of standardised data, and the standardisation itself.
+
+    ``x_s = (x - x_centre) / x_scale`` and ``y_s = (y - line(x)) / y_scale``, where
+    ``line`` is the pooled least-squares line.  Each cluster is summarised by its
+    size, means and centred sums of squares and products of ``x_s`` and ``y_s``.
+    """
+
+    n: np.ndarray
+    xbar: np.ndarray
+    ybar: np.ndarray
+    sxx: np.ndarray
+    sxy: np.ndarray
+    syy: np.ndarray
+    rss: np.ndarray      # residual sum of squares around each cluster's own line
+    x_centre: float
+    x_scale: float
+    line: np.ndarray     # pooled least-squares [intercept, slope], original units
+    y_scale: float
+    y_precision: float   # rounding error of y_s: below it, y_s values are noise
+
+    @classmethod
+    def from_columns(cls, cols):
+        xs, x_centre, x_scale = _standardise(cols.x)
+        peak = np.abs(cols.y).max()
+        unit = cols.y / peak if peak > 0 else cols.y
+        # x_s has mean 0 and mean square 1, so the pooled line is two means away.
+        slope_s = np.dot(xs, unit) / len(xs)
+        resid = unit - unit.mean() - slope_s * xs
+        spread = math.sqrt(np.mean(resid * resid))
+        if spread == 0:
+            raise UnidentifiableError(
+                f"{cols.names['y']} lies exactly on one straight line in {cols.names['x']}, "
+                "so the model has no residual variance to estimate")
+        ys = resid / spread
+        moments = cluster_moments(cols.codes, len(cols.labels), xs, ys)
+        y_scale = spread * peak
+        slope = slope_s * y_scale / spread / x_scale
+        line = np.array([unit.mean() * peak - slope * x_centre, slope])
+        return cls(*moments, x_centre, x_scale, line, y_scale,
+                   y_precision=8 * _EPS / spread)
+
+    @property
+    def nobs(self):
+        return int(self.n.sum())
+
+    def to_standard(self):
+        """``M`` with ``[1, x_s] = [1, x] M``: maps standardised coefficients to original."""
+        return np.array([[1.0, -self.x_centre / self.x_scale], [0.0, 1.0 / self.x_scale]])
+
+    def criterion_offset(self):
+        """Original-unit REML criterion minus the standardised one (REML equivariance)."""
+        return 2 * math.log(self.x_scale) + 2 * (self.nobs - 2) * math.log(self.y_scale)
+
+
+class Blocks:
+    """The per-cluster constants of the criterion, computed once per fit.
+
+    With ``A = Z'Z``, ``c = Z'y`` for a cluster and ``D`` the relative covariance,
+    every quantity the criterion needs is a closed form in ``D`` whose terms keep
+    their sign, written with centred sums so that nothing cancels:
+
+    * ``det(I + A D) = 1 + tr(D A) + det(D) det(A)``;
+    * ``Z'V^-1 Z = (A + det(A) adj(D)) / det(I + A D)``;
+    * ``Z'V^-1 y = ((1 + tr(A D)) c - A D c) / det(I + A D)``;
+    * ``y'V^-1 y = (y'y + <D, E> + det(D) det([A c; c' y'y])) / det(I + A D)``.
+    """
+
+    def __init__(self, s):
+        n, xb, yb = s.n, s.xbar, s.ybar
+        self.a, self.b, self.c = n, n * xb, s.sxx + n * xb * xb
+        self.det_a = n * s.sxx
+        self.u = n * s.sxy
+        self.v = n * (s.sxx * yb - xb * s.sxy)
+        self.c1, self.c2 = n * yb, s.sxy + n * xb * yb
+        rss = s.sxx * s.rss  # = sxx syy - sxy^2, without its cancellation
+        self.yy = s.syy + n * yb * yb
+        self.e11 = n * s.syy
+        self.e12 = n * (xb * s.syy - yb * s.sxy)
+        self.e22 = rss + n * (yb * yb * s.sxx - 2 * xb * yb * s.sxy + xb * xb * s.syy)
+        self.det3 = n * rss
+        self.dof = s.nobs - 2
+
+
+def _relative_covariance(theta, swap=False):
+    """``(d11, d12, d22)`` of ``D = L L'``, or of ``P L L' P`` with P swapping the axes.
+
+    The lower factor L turns nearly flat (a free rotation) when ``d11`` is near zero;
+    the swapped one when ``d22`` is.  The fit uses the one whose leading variance is
+    the larger, so the optimiser never meets that flat direction.
+    """
+    l1, l2, l3 = theta
+    lead, cross, other = l1 * l1, l1 * l2, l2 * l2 + l3 * l3
+    return (other, cross, lead) if swap else (lead, cross, other)
+
+
+def _factor_of(d, swap=False):
+    """The inverse of :func:`_relative_covariance`: theta for a PSD 2 x 2 ``d``."""
+    return theta_of(d[::-1, ::-1] if swap else d)
+
+
+def cluster_terms(d11, d12, d22, det_d, k):
+    """The per-cluster blocks at the relative covariance ``D``, as arrays over clusters.
+
+    Returns ``delta = det(I + A D)``, ``W = Z'V^-1 Z`` as ``(w11, w12, w22)``,
+    ``h = Z'V^-1 y`` as ``(h1, h2)`` and ``y'V^-1 y`` (see :class:`Blocks`).  ``det_d``
+    is passed in because the caller knows it without cancellation (``(L11 L22)^2``).
+    """
+    delta = 1 + d11 * k.a + 2 * d12 * k.b + d22 * k.c + det_d * k.det_a
+    w11 = (k.a + k.det_a * d22) / delta
+    w12 = (k.b - k.det_a * d12) / delta
+    w22 = (k.c + k.det_a * d11) / delta
+    h1 = (k.c1 - d12 * k.u + d22 * k.v) / delta
+    h2 = (k.c2 + d11 * k.u - d12 * k.v) / delta
+    yvy = (k.yy + d11 * k.e11 + 2 * d12 * k.e12 + d22 * k.e22 + det_d * k.det3) / delta
+    return delta, (w11, w12, w22), (h1, h2), yvy
+
+
+def generalised_least_squares(w, h, yvy):
+    """``S = sum W``, ``t = sum h``, the fixed effects ``S^-1 t`` and the residual sum.
+
+    Returns ``(s, det_s, beta, rss)`` with ``s = (s11, s12, s22)``; ``beta`` and
+    ``rss`` are None where ``S`` is not positive definite in floating point.
+    """
+    s11, s12, s22 = w[0].sum(), w[1].sum(), w[2].sum()
+    det_s = s11 * s22 - s12 * s12
+    if not det_s > 0:
+        return (s11, s12, s22), det_s, None, None
+    t1, t2 = h[0].sum(), h[1].sum()
+    beta = np.array([(s22 * t1 - s12 * t2) / det_s, (s11 * t2 - s12 * t1) / det_s])
+    return (s11, s12, s22), det_s, beta, yvy.sum() - beta[0] * t1 - beta[1] * t2
+
+
+def criterion(theta, k, gradient=True, swap=False):
+    """Standardised REML criterion at ``theta`` and, optionally, its exact gradient.
+
+    The gradient follows from d log det V = tr(V^-1 dV), d V^-1 = -V^-1 dV V^-1 and
+    the envelope theorem for the profiled residual sum of squares: with
+    ``W_j = Z_j'V_j^-1 Z_j``, ``S = sum W_j`` and ``g_j = Z_j'V_j^-1 (y_j - X_j beta)``,
+    ``df/dD = sum W_j - sum W_j S^-1 W_j - (n - 2) / r^2 sum g_j g_j'`` and
+    ``df/dLambda = 2 (df/dD) Lambda``.
+    """
+    l1, l2, l3 = theta
+    d11, d12, d22 = _relative_covariance(theta, swap)
+    delta, w, h, yvy = cluster_terms(d11, d12, d22, (l1 * l3) ** 2, k)
+    (s11, s12, s22), det_s, beta, rss = generalised_least_squares(w, h, yvy)
+    # Only where floating point gives up, far from any optimum.
+    if beta is None or not rss > 0:
+        return (np.inf, np.zeros(3)) if gradient else np.inf
+    dof = k.dof
+    value = (np.log(delta).sum() + math.log(det_s)
+             + dof * (1 + math.log(2 * math.pi * rss / dof)))
+    if not gradient:
+        return value
+    w11, w12, w22 = w
+    i11, i12, i22 = s22 / det_s, -s12 / det_s, s11 / det_s
+    g1, g2 = h[0] - w11 * beta[0] - w12 * beta[1], h[1] - w12 * beta[0] - w22 * beta[1]
+    q11, q12, q22 = w11 * w11, w11 * w12, w12 * w12
+    q13, q23, q33 = w11 * w22, w12 * w22, w22 * w22
+    wsw11 = i11 * q11.sum() + 2 * i12 * q12.sum() + i22 * q22.sum()
+    wsw12 = i11 * q12.sum() + i12 * (q13.sum() + q22.sum()) + i22 * q23.sum()
+    wsw22 = i11 * q22.sum() + 2 * i12 * q23.sum() + i22 * q33.sum()
+    scale = dof / rss
+    m11 = s11 - wsw11 - scale * np.dot(g1, g1)
+    m12 = s12 - wsw12 - scale * np.dot(g1, g2)
+    m22 = s22 - wsw22 - scale * np.dot(g2, g2)
+    if swap:
+        m11, m22 = m22, m11
+    grad = np.array([2 * (m11 * l1 + m12 * l2), 2 * (m12 * l1 + m22 * l2), 2 * m22 * l3])
+    return value, grad
+
+
+def estimates(d, k):
+    """Fixed effects, their precision matrix S, residual variance and the modes at D."""
+    l1, _, l3 = theta_of(d)
+    _, w, h, yvy = cluster_terms(d[0, 0], d[0, 1], d[1, 1], (l1 * l3) ** 2, k)
+    (s11, s12, s22), _, beta, rss = generalised_least_squares(w, h, yvy)
+    g = np.array(h) - np.array([w[0] * beta[0] + w[1] * beta[1], w[1] * beta[0] + w[2] * beta[1]])
+    return beta, np.array([[s11, s12], [s12, s22]]), rss / k.dof, d @ g  # b_j = D g_j
+
+
+def reml_criterion(theta, sums):
+    """lme4's profiled REML criterion (-2 REML log-likelihood) at ``theta``.
+
+    Parameters
+    ----------
+    theta : array_like
+        ``[L11, L21, L22]``, lme4's relative covariance factor, in the data's units.
+    sums : ClusterSums
+        The data's per-cluster sums.
+
+    Returns
+    -------
+    float
+    """
+    lam = _lower_factor(np.asarray(theta, float))
+    m_inv = np.linalg.inv(sums.to_standard())
+    lam_s = m_inv @ lam  # D_s = M^-1 D M^-T
+    return float(criterion(theta_of(lam_s @ lam_s.T), Blocks(sums), gradient=False)
+                 + sums.criterion_offset())
+
+
+def _lower_factor(theta):
+    return np.array([[theta[0], 0.0], [theta[1], theta[2]]])
+
+
+def theta_of(d):
+    """lme4's theta for a positive semi-definite ``d``: its lower Cholesky factor."""
+    l1 = math.sqrt(max(d[0, 0], 0.0))
+    l2 = d[1, 0] / l1 if l1 > 0 else 0.0
+    return np.array([l1, l2, math.sqrt(max(d[1, 1] - l2 * l2, 0.0))])
+
+
+def _starts(sums):
+    """A moment-based start, lme4's default start ``[1, 0, 1]`` and ``[0.1, 0, 0.1]``."""
+    starts = []
+    full = (sums.n >= 3) & (sums.sxx > 1e-8 * sums.n)
+    if full.sum() >= 3:
+        n, xb, sxx = sums.n[full], sums.xbar[full], sums.sxx[full]
+        slope = sums.sxy[full] / sxx
+        coef = np.stack([sums.ybar[full] - slope * xb, slope])
+        sigma2 = max(sums.rss[full].sum() / (n - 2).sum(), 1e-300)
+        # Between-cluster spread of the own estimates, less their sampling variance.
+        sampling = np.array([[(sxx + n * xb * xb) / (n * sxx), -xb / sxx],
+                             [-xb / sxx, 1 / sxx]]).mean(-1)
+        raw = np.cov(coef) / sigma2
+        d = raw - sampling
+        # Kept positive definite axis by axis, so that very unequal variances survive.
+        sd = np.sqrt(np.maximum(np.diag(d), np.maximum(0.1 * np.diag(raw), 1e-6)))
+        corr = np.clip(d[0, 1] / (sd[0] * sd[1]), -0.95, 0.95)
+        if np.isfinite(sd).all() and np.isfinite(corr):
+            starts.append(theta_of(np.array([[sd[0] ** 2, corr * sd[0] * sd[1]],
+                                              [corr * sd[0] * sd[1], sd[1] ** 2]])))
+    # lme4's default, and a start near the boundary: the criterion can have a local
+    # minimum at correlation +-1 beside a lower interior one, and this start reaches it.
+    starts += [np.array([1.0, 0.0, 1.0]), np.array([0.1, 0.0, 0.1])]
+    return starts
+
+
+class _Problem:
+    """The criterion over ``phi = theta / kappa`` in one ordering of the factor.
+
+    ``kappa`` makes phi O(1): without it, data whose intercept and slope variances
+    differ by orders of magnitude leave the optimiser badly scaled.
+    """
+
+    def __init__(self, blocks, d, swap=None):
+        self.blocks = blocks
+        self.swap = bool(d[0, 0] < d[1, 1]) if swap is None else swap
+        spread = np.sqrt(np.maximum(np.diag(d), 1.0))
+        lead, other = (spread[1], spread[0]) if self.swap else (spread[0], spread[1])
+        self.kappa = np.array([lead, other, other])
+
+    def phi_of(self, d):
+        return _factor_of(d, self.swap) / self.kappa
+
+    def covariance(self, phi):
+        d11, d12, d22 = _relative_covariance(phi * self.kappa, self.swap)
+        return np.array([[d11, d12], [d12, d22]])
+
+    def value_and_grad(self, phi):
+        # A trial step may leave floating point's range; that point is simply infinite.
+        with np.errstate(all="ignore"):
+            value, grad = criterion(phi * self.kappa, self.blocks, swap=self.swap)
+        if not (np.isfinite(value) and np.isfinite(grad).all()):
+            return np.inf, np.zeros(3)
+        return value, grad * self.kappa
+
+    def grad(self, phi):
+        return self.value_and_grad(phi)[1]
+
+    def hessian(self, phi):
+        """Differences of the exact gradient; one-sided where a bound is in the way."""
+        hess = np.empty((3, 3))
+        for i in range(3):
+            step = 1e-5 * max(abs(phi[i]), 1.0)
+            up, down = phi.copy(), phi.copy()
+            up[i] += step
+            if i in _BOUNDED and phi[i] - step < 0:
+                hess[i] = (self.grad(up) - self.grad(phi)) / step
+            else:
+                down[i] -= step
+                hess[i] = (self.grad(up) - self.grad(down)) / (2 * step)
+        return (hess + hess.T) / 2
+
+    def quadratic_step(self, phi):
+        """The step minimising the local quadratic model over the box, and its decrease."""
+        return _quadratic_step(phi, self.grad(phi), self.hessian(phi))
+
+    def minimise(self, phi):
+        """L-BFGS-B from ``phi``; return the result."""
+        return optimize.minimize(self.value_and_grad, phi, jac=True, method="L-BFGS-B",
+                                 bounds=[(0.0, None), (None, None), (0.0, None)],
+                                 options={"ftol": 1e-12, "gtol": 1e-9, "maxiter": 300})
+
+    def polish(self, phi):
+        """Newton steps on the bounded quadratic model until it promises nothing more."""
+        value = self.value_and_grad(phi)[0]
+        for _ in range(8):
+            step, decrease = self.quadratic_step(phi)
+            if decrease <= OPTIMALITY_TOL * 1e-4:
+                break
+            for _ in range(20):  # halve the step until the criterion does not increase
+                trial_value = self.value_and_grad(phi + step)[0]
+                if trial_value <= value:
+                    phi, value = phi + step, trial_value
+                    break
+                step = step / 2
+            else:
+                break
+        return phi
+
+
+def _quadratic_step(phi, grad, hess):
+    """Minimise the local quadratic model over the feasible box; return (step, decrease).
+
+    The Hessian's eigenvalues are floored at a small positive fraction of the largest,
+    so the model is convex; its minimum over the box is the best of the points that
+    fix some bounded coordinates at their bound and solve for the others.
+    """
+    values, vectors = np.linalg.eigh(hess)
+    top = max(values.max(), 1e-300)
+    hess = (vectors * np.maximum(values, 1e-9 * top)) @ vectors.T
+    best, best_step = 0.0, np.zeros(3)
+    for fixed in ((), (0,), (2,), (0, 2)):
+        step = np.zeros(3)
+        step[list(fixed)] = -phi[list(fixed)]
+        free = [i for i in range(3) if i not in fixed]
+        rhs = -(grad[free] + hess[np.ix_(free, list(fixed))] @ step[list(fixed)])
+        step[free] = np.linalg.solve(hess[np.ix_(free, free)], rhs)
+        if all(phi[i] + step[i] >= -1e-15 for i in _BOUNDED):
+            change = grad @ step + 0.5 * step @ hess @ step
+            if change < best:
+                best, best_step = change, step
+    for i in _BOUNDED:  # a bounded coordinate lands exactly on its bound, not below
+        best_step[i] = max(best_step[i], -phi[i])
+    return best_step, -best
+
+
+def _as_covariance(theta):
+    lam = _lower_factor(theta)
+    return lam @ lam.T
+
+
+def minimise(sums):
+    """Optimise from each start, then polish the best; return the standardised D.
+
+    The best point found with the lower factor is optimised again with the factor
+    ordered by its larger variance (see :func:`_relative_covariance`).
+    """
+    blocks = Blocks(sums)
+    best = None
+    for start in _starts(sums):
+        problem = _Problem(blocks, _as_covariance(start), swap=False)
+        result = problem.minimise(problem.phi_of(_as_covariance(start)))
+        if np.isfinite(result.fun) and (best is None or result.fun < best[0]):
+            best = result.fun, problem.covariance(np.maximum(result.x, [0.0, -np.inf, 0.0]))
+    if best is None:
+        raise ConvergenceError("the REML criterion is not finite at any start")
+    problem = _Problem(blocks, best[1])
+    result = problem.minimise(problem.phi_of(best[1]))
+    phi = np.maximum(result.x, [0.0, -np.inf, 0.0])
+    if not result.fun <= best[0]:
+        phi = problem.phi_of(best[1])
+    return problem.covariance(problem.polish(phi))
+
+
+def verify_optimum(d, sums):
+    """How much the criterion could still fall near the standardised covariance ``d``.
+
+    The local quadratic model (exact gradient, Hessian from its differences),
+    minimised over the feasible region, gives the decrease; it is in criterion
+    units, so it means the same at any scale and any number of rows.
+    """
+    problem = _Problem(Blocks(sums), d)
+    return problem.quadratic_step(problem.phi_of(d))[1]
+
+
