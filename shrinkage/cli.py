@@ -57,11 +57,12 @@ def _cmd_data(args):
 
 def _fit(args):
     """Fit the user's file when --data is given, otherwise the simulated setting."""
+    model = {"model": args.model, "method": args.method}
     if args.data is None:
-        return fit_models(simulate(_settings(args)))
+        return fit_models(simulate(_settings(args)), **model)
     data = read_columns(args.data, args.y, args.x, args.cluster, sep=args.sep,
                         decimal=args.decimal, encoding=args.encoding)
-    return fit_models(data, y=args.y, x=args.x, cluster=args.cluster)
+    return fit_models(data, y=args.y, x=args.x, cluster=args.cluster, **model)
 
 
 def _cmd_fit(args):
@@ -136,6 +137,15 @@ def _one_character(option):
     return parse
 
 
+def _add_model_options(parser):
+    group = parser.add_argument_group("the model")
+    group.add_argument("--model", choices=["slope", "intercept"], default="slope",
+                       help="random intercepts and slopes, y ~ x + (x | cluster), or random "
+                       "intercepts, y ~ x + (1 | cluster) (default: slope)")
+    group.add_argument("--method", choices=["REML", "ML"], default="REML",
+                       help="restricted or full maximum likelihood (default: REML)")
+
+
 def _add_file_options(parser):
     group = parser.add_argument_group(
         "your own data (instead of a simulation)",
@@ -173,10 +183,12 @@ def build_parser():
     data.set_defaults(run=_cmd_data)
 
     fit = commands.add_parser("fit", help="fit the mixed model and print its summary",
-                              description="Fit y ~ x + (x | cluster) by REML, to a "
-                              "simulated setting or to your own CSV file (--data).")
+                              description="Fit y ~ x + (x | cluster) (or y ~ x + (1 | cluster) "
+                              "with --model intercept) by REML or ML, to a simulated setting "
+                              "or to your own CSV file (--data).")
     _add_data_options(fit)
     _add_file_options(fit)
+    _add_model_options(fit)
     fit.add_argument("--json", action="store_true",
                      help="print one JSON object instead of the text summary")
     fit.add_argument("--out", metavar="FILE", default=STDOUT,
@@ -187,6 +199,7 @@ def build_parser():
                                   description="Render the shrinkage animation of a setting.")
     _add_data_options(animate)
     _add_file_options(animate)
+    _add_model_options(animate)
     animate.add_argument("--out", metavar="FILE.mp4|FILE.gif", required=True,
                          help="the animation to write (MP4 or GIF)")
     animate.add_argument("--static", metavar="FILE.png|FILE.svg",

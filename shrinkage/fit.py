@@ -17,6 +17,7 @@ when the data are rescaled or grow.  A fit that fails the check raises
 """
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +42,8 @@ from .report import fit_to_dict, summary_text
 
 # lme4's isSingular() tolerance on the bounded elements of theta (standardised x).
 SINGULAR_TOL = 1e-4
+# The elements of theta that are standard deviations, bounded below by 0, per model.
+_BOUNDED_OF = {"slope": (0, 2), "intercept": (0,)}
 
 
 @dataclass
@@ -151,7 +154,7 @@ def _code_labels(column):
     return codes, labels
 
 
-def check_identifiable(cols):
+def check_identifiable(cols, model="slope"):
     """Refuse data whose random effects cannot be estimated, as lme4 does.
 
     Raises
@@ -164,7 +167,12 @@ def check_identifiable(cols):
         raise UnidentifiableError(
             f"the data have {groups} cluster(s); a mixed model needs at least 2 "
             "(increase n_cluster or balanced)")
-    if nobs <= 2 * groups:
+    if model == "intercept" and nobs <= groups:
+        raise UnidentifiableError(
+            f"the data have {nobs} observations for {groups} clusters, no more than the "
+            f"{groups} random intercepts, so the random effects and the residual variance "
+            "cannot be told apart; some clusters need 2 observations or more")
+    if model == "slope" and nobs <= 2 * groups:
         raise UnidentifiableError(
             f"the data have {nobs} observations for {groups} clusters, no more than the "
             f"{2 * groups} random effects (an intercept and a slope per cluster), so the "
@@ -213,26 +221,33 @@ def no_pooling(data, y="y", x="x", cluster="cluster"):
 
 @dataclass
 class MixedFit:
-    """A verified REML fit of ``y ~ x + (x | cluster)`` and both sets of estimates.
+    """A verified fit of ``y ~ x + (x | cluster)`` or ``y ~ x + (1 | cluster)``.
+
+    It holds both sets of cluster estimates: each cluster's own least-squares line
+    and the mixed model's.
 
     Attributes
     ----------
     nobs, ngroups : int
         Numbers of observations used and clusters.
-    reml_criterion : float
-        -2 REML log-likelihood at the optimum.
+    criterion : float
+        The criterion minimised, at the optimum: -2 REML log-likelihood for a REML
+        fit (lme4's "REML criterion"), the deviance -2 log-likelihood for an ML fit.
     theta : numpy.ndarray
-        The relative covariance factor ``[L11, L21, L22]`` at the optimum.
+        The relative covariance factor ``[L11, L21, L22]`` at the optimum (``L21``
+        and ``L22`` are 0 for the random-intercept model).
     singular : bool
         lme4's "boundary (singular) fit": a variance at zero or a correlation of +-1.
     optimality : float
         The largest decrease of the criterion that its local quadratic model still
         promises at the optimum (at most ``OPTIMALITY_TOL``).
     fixed_effects : pandas.DataFrame
-        Index ``Intercept, x``; columns ``estimate, std_error, t_value``.  The
+        Index ``Intercept`` and the predictor's own name; columns ``estimate,
+        std_error, t_value``.  The
         standard errors are lme4's, conditional on the variance estimates.
     variance : dict
-        ``intercept, slope, covariance, correlation, residual``.
+        ``intercept, slope, covariance, correlation, residual`` (the random-intercept
+        model has no slope variance: 0, and correlation NaN).
     scaled_residual_quantiles : numpy.ndarray
         Min, 1Q, median, 3Q, max of the residuals over the residual SD.
     clusters : pandas.DataFrame
@@ -245,11 +260,15 @@ class MixedFit:
     simulated : bool
         Whether the data came from :func:`shrinkage.simulate` (the article's
         simulations, drawn in the article's fixed view) rather than a user's data.
+    model : {"slope", "intercept"}
+        Random intercepts and slopes, ``(x | cluster)``, or intercepts, ``(1 | cluster)``.
+    method : {"REML", "ML"}
+        Restricted or full maximum likelihood.
     """
 
     nobs: int
     ngroups: int
-    reml_criterion: float
+    criterion: float
     theta: np.ndarray
     singular: bool
     optimality: float
@@ -260,14 +279,76 @@ class MixedFit:
     names: dict = field(default_factory=lambda: {"y": "y", "x": "x", "cluster": "cluster"})
     dropped: int = 0
     simulated: bool = False
+    model: str = "slope"
+    method: str = "REML"
+    # The data as fitted (rows with missing values left out), for refits and intervals.
+    columns: Columns = field(default=None, repr=False, compare=False)
 
     converged = True  # a fit that did not converge raises instead of existing
 
+    @property
+    def reml_criterion(self):
+        """-2 REML log-likelihood at the optimum (REML fits only; see ``criterion``)."""
+        if self.method != "REML":
+            raise AttributeError("an ML fit has no REML criterion; use .criterion "
+                                 "(the deviance) or .loglik")
+        return self.criterion
+
+    @property
+    def formula(self):
+        """The model in lme4's notation, with the data's own names."""
+        y, x, cluster = self.names["y"], self.names["x"], self.names["cluster"]
+        return f"{y} ~ {x} + ({x if self.model == 'slope' else 1} | {cluster})"
+
+    @property
+    def df(self):
+        """Number of parameters: fixed effects, variance parameters and sigma (lme4's df)."""
+        return 2 + (3 if self.model == "slope" else 1) + 1
+
+    @property
+    def loglik(self):
+        """The log-likelihood (REML's for a REML fit), as lme4's ``logLik``."""
+        return -self.criterion / 2
+
+    @property
+    def aic(self):
+        """Akaike's criterion, ``-2 loglik + 2 df``, as lme4's ``AIC`` (REML's for REML fits)."""
+        return self.criterion + 2 * self.df
+
+    @property
+    def bic(self):
+        """Schwarz's criterion, ``-2 loglik + log(nobs) df``, as lme4's ``BIC``."""
+        return self.criterion + math.log(self.nobs) * self.df
+
     def __repr__(self):
-        names = self.names
-        return (f"<MixedFit {names['y']} ~ {names['x']} + ({names['x']} | {names['cluster']}): "
-                f"{self.nobs} observations, {self.ngroups} clusters, REML criterion "
-                f"{self.reml_criterion:.1f}{', singular' if self.singular else ''}>")
+        label = "REML criterion" if self.method == "REML" else "deviance"
+        return (f"<MixedFit {self.formula}: {self.nobs} observations, {self.ngroups} clusters, "
+                f"{label} {self.criterion:.1f}{', singular' if self.singular else ''}>")
+
+    @property
+    def sums(self):
+        """The engine's per-cluster sums of the data."""
+        return ClusterSums.from_columns(self.columns)
+
+    def refit(self, method=None, model=None):
+        """The same data fitted by another ``method`` ("REML", "ML") or ``model``."""
+        method, model = method or self.method, model or self.model
+        if model not in MODELS or method not in METHODS:
+            raise ValueError(f"model must be one of {MODELS} and method one of {METHODS}, "
+                             f"got {model!r} and {method!r}")
+        with threadpool_limits(limits=1, user_api="blas"):
+            fit = _fit_columns(self.columns, model, method)
+        fit.simulated = self.simulated
+        return fit
+
+    def conf_int(self, level=0.95):
+        """Confidence intervals: Wald for the fixed effects, profile likelihood for the rest.
+
+        See :func:`shrinkage.intervals.conf_int`; lme4's ``confint``.
+        """
+        from .intervals import conf_int
+
+        return conf_int(self, level)
 
     def summary(self):
         """Return the fit laid out like R's ``summary(lmer(...))``."""
@@ -278,17 +359,51 @@ class MixedFit:
         return fit_to_dict(self)
 
 
-def fit_models(data, y="y", x="x", cluster="cluster"):
-    """Fit both models: per-cluster least squares and the REML mixed model.
+MODELS = ("slope", "intercept")
+METHODS = ("REML", "ML")
+_FORMULA = re.compile(r"^\s*([^\s~+()|]+)\s*~\s*([^\s~+()|]+)\s*\+\s*\(\s*([^\s~+()|]+)\s*"
+                      r"\|\s*([^\s~+()|]+)\s*\)\s*$")
+
+
+def parse_formula(formula):
+    """``(y, x, cluster, model)`` of ``"y ~ x + (x | cluster)"`` or ``"y ~ x + (1 | cluster)"``.
+
+    Raises
+    ------
+    ValueError
+        For any other formula, naming the two forms this package fits.
+    """
+    match = _FORMULA.match(str(formula))
+    if match is None or match[3] not in ("1", match[2]):
+        raise ValueError(
+            f"formula: only 'y ~ x + (x | cluster)' (random intercepts and slopes) and "
+            f"'y ~ x + (1 | cluster)' (random intercepts) are supported, got {formula!r}; "
+            "for other models use statsmodels' MixedLM or R's lme4")
+    y, x, inner, cluster = match.groups()
+    return y, x, cluster, "slope" if inner == x else "intercept"
+
+
+def fit_models(data, y="y", x="x", cluster="cluster", *, model="slope", method="REML"):
+    """Fit both models: per-cluster least squares and the mixed model.
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        One row per observation, as from :func:`shrinkage.create_data`.
+    data : pandas.DataFrame or str
+        One row per observation, as from :func:`shrinkage.create_data`; or a formula,
+        with the data second: ``fit_models("Reaction ~ Days + (Days | Subject)", df)``
+        (see :func:`parse_formula` for the two forms).  Tables with ``to_pandas()``
+        (polars, pyarrow) are converted.
     y, x, cluster : str
         The names of the response, the predictor and the cluster column.  Cluster
         labels may be numbers or text; they are kept as they are.  Rows with a
         missing value in any of the three are left out, as lme4 does by default.
+    model : {"slope", "intercept"}, default "slope"
+        ``y ~ x + (x | cluster)``, random intercepts and slopes, or
+        ``y ~ x + (1 | cluster)``, random intercepts (a formula sets it).
+    method : {"REML", "ML"}, default "REML"
+        Restricted maximum likelihood (lme4's default) or maximum likelihood
+        (``lmer(..., REML = FALSE)``; compare models with different fixed effects
+        by their ML fits).
 
     Returns
     -------
@@ -297,52 +412,72 @@ def fit_models(data, y="y", x="x", cluster="cluster"):
     Raises
     ------
     ValueError
-        When a column is missing or not numeric where it must be.
+        When a column is missing or not numeric where it must be, or an argument is
+        not one of the allowed values.
     UnidentifiableError
         When the random effects cannot be identified (too few observations
         or clusters, x constant, no residual variation).
     ConvergenceError
         When no start reaches a point that passes the optimality check.
     """
+    if isinstance(data, str):  # fit_models(formula, data)
+        formula, data = data, y
+        if isinstance(data, str):
+            raise ValueError("data: give the data after the formula, as in "
+                             "fit_models('y ~ x + (x | cluster)', data)")
+        y, x, cluster, model = parse_formula(formula)
+    if model not in MODELS:
+        raise ValueError(f"model must be 'slope' or 'intercept', got {model!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be 'REML' or 'ML', got {method!r}")
     # The fit's linear algebra is on 2 x 2 blocks and short vectors: BLAS threads only add
     # start-up and contention (several-fold slower on a busy machine), so use one.
     with threadpool_limits(limits=1, user_api="blas"):
-        return _fit(data, y, x, cluster)
+        return _fit(data, y, x, cluster, model, method)
 
 
-def _fit(data, y, x, cluster):
+def _fit(data, y, x, cluster, model="slope", method="REML"):
     simulated = bool(getattr(data, "attrs", {}).get(SIMULATED, False))
-    cols = Columns.from_frame(data, y, x, cluster)
-    check_identifiable(cols)
-    sums = ClusterSums.from_columns(cols)
-    _check_residual_variation(sums, cols)
-    d_s = minimise(sums)
-    decrease = verify_optimum(d_s, sums)
-    if not decrease <= OPTIMALITY_TOL:
-        raise ConvergenceError(
-            f"the REML fit did not reach a verified optimum (the criterion could still "
-            f"fall by {decrease:.2e} > {OPTIMALITY_TOL:g})")
-    fit = _assemble(cols, sums, d_s, decrease)
+    fit = _fit_columns(Columns.from_frame(data, y, x, cluster), model, method)
     fit.simulated = simulated
     return fit
 
 
-def _check_residual_variation(sums, cols):
-    """Refuse data that every cluster's own line fits exactly (sigma = 0).
+def _fit_columns(cols, model, method):
+    check_identifiable(cols, model)
+    sums = ClusterSums.from_columns(cols)
+    _check_residual_variation(sums, cols, model)
+    reml = method == "REML"
+    d_s = minimise(sums, model, reml)
+    decrease = verify_optimum(d_s, sums, model, reml)
+    if not decrease <= OPTIMALITY_TOL:
+        raise ConvergenceError(
+            f"the {method} fit did not reach a verified optimum (the criterion could still "
+            f"fall by {decrease:.2e} > {OPTIMALITY_TOL:g})")
+    return _assemble(cols, sums, d_s, decrease, model, method)
 
-    The REML criterion then decreases without bound, so there is no optimum.  The
-    within-cluster spread is compared with the rounding error of the data, so any
-    residual variation that floating point can hold is enough.
+
+def _check_residual_variation(sums, cols, model="slope"):
+    """Refuse data that the model's cluster lines fit exactly (sigma = 0).
+
+    The criterion then decreases without bound, so there is no optimum.  The
+    within-cluster spread (around each cluster's own line, or around parallel lines
+    for the random-intercept model) is compared with the rounding error of the data,
+    so any residual variation that floating point can hold is enough.
     """
-    if math.sqrt(sums.rss.sum() / sums.nobs) <= sums.y_precision * 100:
+    rss = sums.rss.sum()
+    if model == "intercept" and sums.sxx.sum() > 0:
+        rss = max(sums.syy.sum() - sums.sxy.sum() ** 2 / sums.sxx.sum(), rss)
+    if math.sqrt(rss / sums.nobs) <= sums.y_precision * 100:
         raise UnidentifiableError(
             f"{cols.names['y']} has no variation around each cluster's own line (at double "
             "precision), so the residual variance is zero and the model has no REML "
             "optimum (in a simulation, use sigma > 0)")
 
 
-def _assemble(cols, sums, d_s, decrease):
-    blocks = Blocks(sums)
+def _assemble(cols, sums, d_s, decrease, model="slope", method="REML"):
+    reml = method == "REML"
+    blocks = Blocks(sums, reml)
     beta_s, s_mat, sigma2_s, modes_s = estimates(d_s, blocks)
     m = sums.to_standard()
     scale = sums.y_scale
@@ -364,15 +499,16 @@ def _assemble(cols, sums, d_s, decrease):
         "ols_slope": ols_slope, "mixed_intercept": beta[0] + effects[:, 0],
         "mixed_slope": beta[1] + effects[:, 1]})
     fixed = pd.DataFrame({"estimate": beta, "std_error": se, "t_value": beta / se},
-                         index=pd.Index(["Intercept", "x"]))
+                         index=pd.Index(["Intercept", cols.names["x"]]))
     return MixedFit(
         nobs=len(cols.y), ngroups=len(cols.labels),
-        reml_criterion=float(criterion(theta_of(d_s), blocks, gradient=False)
-                             + sums.criterion_offset()),
+        criterion=float(criterion(theta_of(d_s), blocks, gradient=False)
+                        + sums.criterion_offset(reml)),
         theta=theta_of(d),
-        singular=bool(theta_of(d_s)[[0, 2]].min() < SINGULAR_TOL),
+        singular=bool(theta_of(d_s)[list(_BOUNDED_OF[model])].min() < SINGULAR_TOL),
         optimality=float(decrease), fixed_effects=fixed,
         variance={"intercept": cov[0, 0], "slope": cov[1, 1], "covariance": cov[0, 1],
                   "correlation": corr, "residual": sigma2},
         scaled_residual_quantiles=np.quantile(resid / math.sqrt(sigma2), [0, .25, .5, .75, 1]),
-        clusters=clusters, names=dict(cols.names), dropped=cols.dropped)
+        clusters=clusters, names=dict(cols.names), dropped=cols.dropped, model=model,
+        method=method, columns=cols)

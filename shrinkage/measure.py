@@ -28,7 +28,7 @@ def shrinkage_fraction(fit):
     c = fit.clusters
     average = fit.fixed_effects["estimate"]
     table = c[["cluster", "n"]].copy()
-    for column, fixed in (("intercept", average["Intercept"]), ("slope", average["x"])):
+    for column, fixed in (("intercept", average.iloc[0]), ("slope", average.iloc[1])):
         own = c[f"ols_{column}"]
         table[column] = (own - c[f"mixed_{column}"]) / (own - fixed)
     return table

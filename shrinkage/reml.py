@@ -15,6 +15,7 @@ feasible region, must promise a decrease of at most ``OPTIMALITY_TOL`` criterion
 units.  :mod:`shrinkage.fit`, the public API, refuses any fit that fails it.
 """
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -114,8 +115,14 @@ class ClusterSums:
         """``M`` with ``[1, x_s] = [1, x] M``: maps standardised coefficients to original."""
         return np.array([[1.0, -self.x_centre / self.x_scale], [0.0, 1.0 / self.x_scale]])
 
-    def criterion_offset(self):
-        """Original-unit REML criterion minus the standardised one (REML equivariance)."""
+    def criterion_offset(self, reml=True):
+        """Original-unit criterion minus the standardised one (equivariance).
+
+        Rescaling y by ``a`` adds ``2 log|a|`` per degree of freedom (``n - 2`` for
+        REML, ``n`` for ML); rescaling x changes only REML's ``log det S``.
+        """
+        if not reml:
+            return 2 * self.nobs * math.log(self.y_scale)
         return 2 * math.log(self.x_scale) + 2 * (self.nobs - 2) * math.log(self.y_scale)
 
 
@@ -130,9 +137,12 @@ class Blocks:
     * ``Z'V^-1 Z = (A + det(A) adj(D)) / det(I + A D)``;
     * ``Z'V^-1 y = ((1 + tr(A D)) c - A D c) / det(I + A D)``;
     * ``y'V^-1 y = (y'y + <D, E> + det(D) det([A c; c' y'y])) / det(I + A D)``.
+
+    ``reml`` chooses the criterion: REML's (with ``log det S`` and ``n - 2`` degrees of
+    freedom) or maximum likelihood's deviance (``n``).
     """
 
-    def __init__(self, s):
+    def __init__(self, s, reml=True):
         n, xb, yb = s.n, s.xbar, s.ybar
         self.a, self.b, self.c = n, n * xb, s.sxx + n * xb * xb
         self.det_a = n * s.sxx
@@ -145,7 +155,8 @@ class Blocks:
         self.e12 = n * (xb * s.syy - yb * s.sxy)
         self.e22 = rss + n * (yb * yb * s.sxx - 2 * xb * yb * s.sxy + xb * xb * s.syy)
         self.det3 = n * rss
-        self.dof = s.nobs - 2
+        self.reml = reml
+        self.dof = s.nobs - 2 if reml else s.nobs
 
 
 def _relative_covariance(theta, swap=False):
@@ -198,13 +209,14 @@ def generalised_least_squares(w, h, yvy):
 
 
 def criterion(theta, k, gradient=True, swap=False):
-    """Standardised REML criterion at ``theta`` and, optionally, its exact gradient.
+    """Standardised REML criterion (or ML deviance) at ``theta``, optionally with its gradient.
 
     The gradient follows from d log det V = tr(V^-1 dV), d V^-1 = -V^-1 dV V^-1 and
     the envelope theorem for the profiled residual sum of squares: with
     ``W_j = Z_j'V_j^-1 Z_j``, ``S = sum W_j`` and ``g_j = Z_j'V_j^-1 (y_j - X_j beta)``,
     ``df/dD = sum W_j - sum W_j S^-1 W_j - (n - 2) / r^2 sum g_j g_j'`` and
-    ``df/dLambda = 2 (df/dD) Lambda``.
+    ``df/dLambda = 2 (df/dD) Lambda``.  Maximum likelihood has no ``log det S`` term,
+    so no ``W S^-1 W`` term, and ``n`` in place of ``n - 2``.
     """
     l1, l2, l3 = theta
     d11, d12, d22 = _relative_covariance(theta, swap)
@@ -214,18 +226,20 @@ def criterion(theta, k, gradient=True, swap=False):
     if beta is None or not rss > 0:
         return (np.inf, np.zeros(3)) if gradient else np.inf
     dof = k.dof
-    value = (np.log(delta).sum() + math.log(det_s)
+    value = (np.log(delta).sum() + (math.log(det_s) if k.reml else 0.0)
              + dof * (1 + math.log(2 * math.pi * rss / dof)))
     if not gradient:
         return value
     w11, w12, w22 = w
     i11, i12, i22 = s22 / det_s, -s12 / det_s, s11 / det_s
     g1, g2 = h[0] - w11 * beta[0] - w12 * beta[1], h[1] - w12 * beta[0] - w22 * beta[1]
-    q11, q12, q22 = w11 * w11, w11 * w12, w12 * w12
-    q13, q23, q33 = w11 * w22, w12 * w22, w22 * w22
-    wsw11 = i11 * q11.sum() + 2 * i12 * q12.sum() + i22 * q22.sum()
-    wsw12 = i11 * q12.sum() + i12 * (q13.sum() + q22.sum()) + i22 * q23.sum()
-    wsw22 = i11 * q22.sum() + 2 * i12 * q23.sum() + i22 * q33.sum()
+    wsw11 = wsw12 = wsw22 = 0.0
+    if k.reml:
+        q11, q12, q22 = w11 * w11, w11 * w12, w12 * w12
+        q13, q23, q33 = w11 * w22, w12 * w22, w22 * w22
+        wsw11 = i11 * q11.sum() + 2 * i12 * q12.sum() + i22 * q22.sum()
+        wsw12 = i11 * q12.sum() + i12 * (q13.sum() + q22.sum()) + i22 * q23.sum()
+        wsw22 = i11 * q22.sum() + 2 * i12 * q23.sum() + i22 * q33.sum()
     scale = dof / rss
     m11 = s11 - wsw11 - scale * np.dot(g1, g1)
     m12 = s12 - wsw12 - scale * np.dot(g1, g2)
@@ -277,8 +291,13 @@ def theta_of(d):
     return np.array([l1, l2, math.sqrt(max(d[1, 1] - l2 * l2, 0.0))])
 
 
-def _starts(sums):
-    """A moment-based start, lme4's default start ``[1, 0, 1]`` and ``[0.1, 0, 0.1]``."""
+def _starts(sums, model="slope"):
+    """A moment-based start, lme4's default start ``[1, 0, 1]`` and ``[0.1, 0, 0.1]``.
+
+    For the random-intercept model only the first element of each start is used.
+    """
+    if model == "intercept":
+        return _intercept_starts(sums)
     starts = []
     full = (sums.n >= 3) & (sums.sxx > 1e-8 * sums.n)
     if full.sum() >= 3:
@@ -303,33 +322,59 @@ def _starts(sums):
     return starts
 
 
+def _intercept_starts(sums):
+    """Starts for the random-intercept model: moments, lme4's ``1`` and ``0.1``."""
+    starts = []
+    if len(sums.n) >= 2:
+        sigma2 = max(sums.rss.sum() / max(sums.nobs - 2 * len(sums.n), 1), 1e-300)
+        between = np.var(sums.ybar - (sums.xbar * (sums.sxy / np.where(sums.sxx > 0, sums.sxx, 1))).mean())
+        d11 = max(between / sigma2 - np.mean(1 / sums.n), 1e-3)
+        if np.isfinite(d11):
+            starts.append(np.array([math.sqrt(d11), 0.0, 0.0]))
+    return starts + [np.array([1.0, 0.0, 0.0]), np.array([0.1, 0.0, 0.0])]
+
+
+# The elements of theta each model estimates; the others stay 0.
+FREE = {"slope": (0, 1, 2), "intercept": (0,)}
+
+
 class _Problem:
-    """The criterion over ``phi = theta / kappa`` in one ordering of the factor.
+    """The criterion over ``phi = theta[free] / kappa`` in one ordering of the factor.
 
     ``kappa`` makes phi O(1): without it, data whose intercept and slope variances
-    differ by orders of magnitude leave the optimiser badly scaled.
+    differ by orders of magnitude leave the optimiser badly scaled.  ``model`` picks
+    the elements of theta that vary: all three (random slope) or ``L11`` alone
+    (random intercept, whose ``D`` is ``diag(L11^2, 0)``).
     """
 
-    def __init__(self, blocks, d, swap=None):
+    def __init__(self, blocks, d, swap=None, model="slope"):
         self.blocks = blocks
-        self.swap = bool(d[0, 0] < d[1, 1]) if swap is None else swap
+        self.free = np.array(FREE[model])
+        self.bounded = [i for i, element in enumerate(self.free) if element in _BOUNDED]
+        self.swap = (bool(d[0, 0] < d[1, 1]) if swap is None else swap) and model == "slope"
         spread = np.sqrt(np.maximum(np.diag(d), 1.0))
         lead, other = (spread[1], spread[0]) if self.swap else (spread[0], spread[1])
-        self.kappa = np.array([lead, other, other])
+        self.kappa = np.array([lead, other, other])[self.free]
+
+    def theta(self, phi):
+        theta = np.zeros(3)
+        theta[self.free] = phi * self.kappa
+        return theta
 
     def phi_of(self, d):
-        return _factor_of(d, self.swap) / self.kappa
+        return _factor_of(d, self.swap)[self.free] / self.kappa
 
     def covariance(self, phi):
-        d11, d12, d22 = _relative_covariance(phi * self.kappa, self.swap)
+        d11, d12, d22 = _relative_covariance(self.theta(phi), self.swap)
         return np.array([[d11, d12], [d12, d22]])
 
     def value_and_grad(self, phi):
         # A trial step may leave floating point's range; that point is simply infinite.
         with np.errstate(all="ignore"):
-            value, grad = criterion(phi * self.kappa, self.blocks, swap=self.swap)
+            value, grad = criterion(self.theta(phi), self.blocks, swap=self.swap)
+        grad = grad[self.free]
         if not (np.isfinite(value) and np.isfinite(grad).all()):
-            return np.inf, np.zeros(3)
+            return np.inf, np.zeros(len(self.free))
         return value, grad * self.kappa
 
     def grad(self, phi):
@@ -337,12 +382,13 @@ class _Problem:
 
     def hessian(self, phi):
         """Differences of the exact gradient; one-sided where a bound is in the way."""
-        hess = np.empty((3, 3))
-        for i in range(3):
+        size = len(self.free)
+        hess = np.empty((size, size))
+        for i in range(size):
             step = 1e-5 * max(abs(phi[i]), 1.0)
             up, down = phi.copy(), phi.copy()
             up[i] += step
-            if i in _BOUNDED and phi[i] - step < 0:
+            if i in self.bounded and phi[i] - step < 0:
                 hess[i] = (self.grad(up) - self.grad(phi)) / step
             else:
                 down[i] -= step
@@ -351,12 +397,17 @@ class _Problem:
 
     def quadratic_step(self, phi):
         """The step minimising the local quadratic model over the box, and its decrease."""
-        return _quadratic_step(phi, self.grad(phi), self.hessian(phi))
+        return _quadratic_step(phi, self.grad(phi), self.hessian(phi), self.bounded)
+
+    def lower_bounds(self):
+        return np.array([0.0 if i in self.bounded else -np.inf for i in range(len(self.free))])
 
     def minimise(self, phi):
         """L-BFGS-B from ``phi``; return the result."""
+        bounds = [(0.0, None) if i in self.bounded else (None, None)
+                  for i in range(len(self.free))]
         return optimize.minimize(self.value_and_grad, phi, jac=True, method="L-BFGS-B",
-                                 bounds=[(0.0, None), (None, None), (0.0, None)],
+                                 bounds=bounds,
                                  options={"ftol": 1e-12, "gtol": 1e-9, "maxiter": 300})
 
     def polish(self, phi):
@@ -377,28 +428,32 @@ class _Problem:
         return phi
 
 
-def _quadratic_step(phi, grad, hess):
+def _quadratic_step(phi, grad, hess, bounded):
     """Minimise the local quadratic model over the feasible box; return (step, decrease).
 
     The Hessian's eigenvalues are floored at a small positive fraction of the largest,
     so the model is convex; its minimum over the box is the best of the points that
-    fix some bounded coordinates at their bound and solve for the others.
+    fix some ``bounded`` coordinates at their bound and solve for the others.
     """
+    size = len(phi)
     values, vectors = np.linalg.eigh(hess)
     top = max(values.max(), 1e-300)
     hess = (vectors * np.maximum(values, 1e-9 * top)) @ vectors.T
-    best, best_step = 0.0, np.zeros(3)
-    for fixed in ((), (0,), (2,), (0, 2)):
-        step = np.zeros(3)
-        step[list(fixed)] = -phi[list(fixed)]
-        free = [i for i in range(3) if i not in fixed]
-        rhs = -(grad[free] + hess[np.ix_(free, list(fixed))] @ step[list(fixed)])
-        step[free] = np.linalg.solve(hess[np.ix_(free, free)], rhs)
-        if all(phi[i] + step[i] >= -1e-15 for i in _BOUNDED):
+    best, best_step = 0.0, np.zeros(size)
+    subsets = [list(c) for r in range(len(bounded) + 1)
+               for c in itertools.combinations(bounded, r)]
+    for fixed in subsets:
+        step = np.zeros(size)
+        step[fixed] = -phi[fixed]
+        free = [i for i in range(size) if i not in fixed]
+        if free:
+            rhs = -(grad[free] + hess[np.ix_(free, fixed)] @ step[fixed])
+            step[free] = np.linalg.solve(hess[np.ix_(free, free)], rhs)
+        if all(phi[i] + step[i] >= -1e-15 for i in bounded):
             change = grad @ step + 0.5 * step @ hess @ step
             if change < best:
                 best, best_step = change, step
-    for i in _BOUNDED:  # a bounded coordinate lands exactly on its bound, not below
+    for i in bounded:  # a bounded coordinate lands exactly on its bound, not below
         best_step[i] = max(best_step[i], -phi[i])
     return best_step, -best
 
@@ -408,37 +463,37 @@ def _as_covariance(theta):
     return lam @ lam.T
 
 
-def minimise(sums):
+def minimise(sums, model="slope", reml=True):
     """Optimise from each start, then polish the best; return the standardised D.
 
     The best point found with the lower factor is optimised again with the factor
     ordered by its larger variance (see :func:`_relative_covariance`).
     """
-    blocks = Blocks(sums)
+    blocks = Blocks(sums, reml)
     best = None
-    for start in _starts(sums):
-        problem = _Problem(blocks, _as_covariance(start), swap=False)
+    for start in _starts(sums, model):
+        problem = _Problem(blocks, _as_covariance(start), swap=False, model=model)
         result = problem.minimise(problem.phi_of(_as_covariance(start)))
         if np.isfinite(result.fun) and (best is None or result.fun < best[0]):
-            best = result.fun, problem.covariance(np.maximum(result.x, [0.0, -np.inf, 0.0]))
+            best = result.fun, problem.covariance(np.maximum(result.x, problem.lower_bounds()))
     if best is None:
-        raise ConvergenceError("the REML criterion is not finite at any start")
-    problem = _Problem(blocks, best[1])
+        raise ConvergenceError("the criterion is not finite at any start")
+    problem = _Problem(blocks, best[1], model=model)
     result = problem.minimise(problem.phi_of(best[1]))
-    phi = np.maximum(result.x, [0.0, -np.inf, 0.0])
+    phi = np.maximum(result.x, problem.lower_bounds())
     if not result.fun <= best[0]:
         phi = problem.phi_of(best[1])
     return problem.covariance(problem.polish(phi))
 
 
-def verify_optimum(d, sums):
+def verify_optimum(d, sums, model="slope", reml=True):
     """How much the criterion could still fall near the standardised covariance ``d``.
 
     The local quadratic model (exact gradient, Hessian from its differences),
     minimised over the feasible region, gives the decrease; it is in criterion
     units, so it means the same at any scale and any number of rows.
     """
-    problem = _Problem(Blocks(sums), d)
+    problem = _Problem(Blocks(sums, reml), d, model=model)
     return problem.quadratic_step(problem.phi_of(d))[1]
 
 

@@ -24,10 +24,12 @@ def _label(value):
 def fit_to_dict(fit):
     """Return ``fit`` as plain data, in the layout of lme4's reference JSON.
 
-    Keys: ``nobs, ngroups, converged, singular, reml_criterion,
-    scaled_residual_quantiles, fixed_effects, variance, clusters``; estimates
-    that do not exist (a slope for a one-observation cluster, a correlation
-    when a variance is zero) are ``None``.
+    Keys: ``formula, model, method, nobs, ngroups, converged, singular,
+    criterion, loglik, df, aic, bic, scaled_residual_quantiles, fixed_effects,
+    variance, clusters``, and ``reml_criterion`` for a REML fit; the fixed effects
+    are named ``Intercept`` and after the predictor.  Estimates that do not exist (a
+    slope for a one-observation cluster, a correlation when a variance is zero) are
+    ``None``.
     """
     fixed = {name: {key: float(row[key]) for key in ("estimate", "std_error", "t_value")}
              for name, row in fit.fixed_effects.iterrows()}
@@ -40,12 +42,20 @@ def fit_to_dict(fit):
         for row in fit.clusters.itertuples()]
     return {
         "columns": dict(fit.names),
+        "formula": fit.formula,
+        "model": fit.model,
+        "method": fit.method,
         "dropped": fit.dropped,
         "nobs": fit.nobs,
         "ngroups": fit.ngroups,
         "converged": fit.converged,
         "singular": fit.singular,
-        "reml_criterion": fit.reml_criterion,
+        "criterion": fit.criterion,
+        **({"reml_criterion": fit.criterion} if fit.method == "REML" else {}),
+        "loglik": fit.loglik,
+        "df": fit.df,
+        "aic": fit.aic,
+        "bic": fit.bic,
         "scaled_residual_quantiles": [float(q) for q in fit.scaled_residual_quantiles],
         "fixed_effects": fixed,
         "variance": {key: _number_or_none(value) for key, value in fit.variance.items()},
@@ -73,27 +83,33 @@ def summary_text(fit):
     corr = "" if math.isnan(v["correlation"]) else f"{v['correlation']:.2f}"
     q = fit.scaled_residual_quantiles
     fe = fit.fixed_effects
-    y, x, cluster = fit.names["y"], fit.names["x"], fit.names["cluster"]
+    x, cluster = fit.names["x"], fit.names["cluster"]
     # Columns as wide as the data's own names need, at least as wide as lme4's.
     group = max(9, len(cluster) + 1)
     name = max(12, len(x) + 1)
     label_width = max(12, len(x) + 1)
-    lines = [
-        "Linear mixed model fit by REML",
-        f"Formula: {y} ~ {x} + ({x} | {cluster})",
-        "",
-        f"REML criterion at convergence: {fit.reml_criterion:.1f}",
-        "",
+    if fit.method == "REML":
+        lines = ["Linear mixed model fit by REML", f"Formula: {fit.formula}", "",
+                 f"REML criterion at convergence: {fit.criterion:.1f}", ""]
+    else:  # lme4's information-criteria table for ML fits
+        lines = ["Linear mixed model fit by maximum likelihood", f"Formula: {fit.formula}", "",
+                 "".join(f"{label:>9}" for label in ("AIC", "BIC", "logLik", "deviance",
+                                                      "df.resid")),
+                 "".join(f"{value:9.1f}" for value in (fit.aic, fit.bic, fit.loglik,
+                                                       fit.criterion))
+                 + f"{fit.nobs - fit.df:9d}", ""]
+    lines += [
         "Scaled residuals:",
         "".join(f"{label:>9}" for label in ("Min", "1Q", "Median", "3Q", "Max")),
         "".join(f"{value:9.4f}" for value in q),
         "",
         "Random effects:",
-        f" {'Groups':<{group}}{'Name':<{name}}{'Variance':>9}{'Std.Dev.':>9}{'Corr':>6}",
+        f" {'Groups':<{group}}{'Name':<{name}}{'Variance':>9}{'Std.Dev.':>9}"
+        + (f"{'Corr':>6}" if fit.model == "slope" else ""),
         f" {cluster:<{group}}{'(Intercept)':<{name}}{_number(v['intercept'], 9, 4)}"
         f"{_number(math.sqrt(v['intercept']), 9, 4)}",
-        f" {'':<{group}}{x:<{name}}{_number(v['slope'], 9, 4)}"
-        f"{_number(math.sqrt(v['slope']), 9, 4)}{corr:>6}",
+        *([f" {'':<{group}}{x:<{name}}{_number(v['slope'], 9, 4)}"
+           f"{_number(math.sqrt(v['slope']), 9, 4)}{corr:>6}"] if fit.model == "slope" else []),
         f" {'Residual':<{group + name}}{_number(v['residual'], 9, 4)}"
         f"{_number(math.sqrt(v['residual']), 9, 4)}",
         f"Number of obs: {fit.nobs}, groups:  {cluster}, {fit.ngroups}",
@@ -101,8 +117,7 @@ def summary_text(fit):
         "Fixed effects:",
         f"{'':<{label_width}}{'Estimate':>9}{'Std. Error':>11}{'t value':>8}",
     ]
-    for key, label in (("Intercept", "(Intercept)"), ("x", x)):
-        row = fe.loc[key]
+    for (_, row), label in zip(fe.iterrows(), ("(Intercept)", x)):
         lines.append(f"{label:<{label_width}}{_number(row.estimate, 9, 5)}"
                      f"{_number(row.std_error, 11, 5)}{row.t_value:8.2f}")
     if fit.dropped:
@@ -134,8 +149,8 @@ def parameter_recovery(fit, settings):
     v = fit.variance
     sd_product = settings.sd_int * settings.sd_slope
     rows = {
-        "intercept": (settings.intercept, fit.fixed_effects.loc["Intercept", "estimate"]),
-        "beta (slope of x)": (settings.beta, fit.fixed_effects.loc["x", "estimate"]),
+        "intercept": (settings.intercept, fit.fixed_effects["estimate"].iloc[0]),
+        "beta (slope of x)": (settings.beta, fit.fixed_effects["estimate"].iloc[1]),
         "sd_int": (settings.sd_int, math.sqrt(v["intercept"])),
         "sd_slope": (settings.sd_slope, math.sqrt(v["slope"])),
         "correlation": (settings.cor / sd_product if sd_product else float("nan"),
@@ -174,12 +189,12 @@ def compare_fits(fit, reference):
 
     rows = [("REML criterion", "REML criterion", fit.reml_criterion,
              reference["reml_criterion"])]
-    for name in ("Intercept", "x"):
-        label = "(Intercept)" if name == "Intercept" else fit.names["x"]
-        rows.append(("fixed effect", f"{label}", fit.fixed_effects.loc[name, "estimate"],
-                     reference["fixed_effects"][name]["estimate"]))
-        rows.append(("standard error", f"SE {label}", fit.fixed_effects.loc[name, "std_error"],
-                     reference["fixed_effects"][name]["std_error"]))
+    # By position: a reference may name the slope "x" (lme4's files) or after the predictor.
+    theirs = list(reference["fixed_effects"].values())
+    for (_, ours), other, label in zip(fit.fixed_effects.iterrows(), theirs,
+                                       ("(Intercept)", fit.names["x"])):
+        rows.append(("fixed effect", f"{label}", ours["estimate"], other["estimate"]))
+        rows.append(("standard error", f"SE {label}", ours["std_error"], other["std_error"]))
     for key in ("intercept", "slope", "covariance", "residual"):
         rows.append(("variance component", f"{key} variance" if key != "covariance"
                      else "covariance", fit.variance[key], reference["variance"][key]))

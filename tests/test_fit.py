@@ -185,7 +185,7 @@ def test_unidentifiable_settings_are_refused(args, match):
 
 def test_unverified_optimum_raises(monkeypatch):
     # An optimiser that stops short must not produce a result.
-    monkeypatch.setattr(fit_module, "minimise", lambda sums: np.eye(2))  # lme4's start
+    monkeypatch.setattr(fit_module, "minimise", lambda sums, *how: np.eye(2))  # lme4's start
     with pytest.raises(ConvergenceError, match="did not reach a verified optimum"):
         fit_models(create_data())
 

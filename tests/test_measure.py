@@ -86,7 +86,7 @@ def test_estimation_error_by_hand():
     clusters = pd.DataFrame({"cluster": [1, 2], "n": [2, 2],
                              "ols_intercept": [1.0, 3.0], "ols_slope": [0.0, 2.0],
                              "mixed_intercept": [1.5, 2.5], "mixed_slope": [0.5, 1.5]})
-    fit = MixedFit(nobs=4, ngroups=2, reml_criterion=0.0, theta=np.zeros(3), singular=True,
+    fit = MixedFit(nobs=4, ngroups=2, criterion=0.0, theta=np.zeros(3), singular=True,
                    optimality=0.0, fixed_effects=None, variance={},
                    scaled_residual_quantiles=np.zeros(5), clusters=clusters)
     # The pooled least-squares line through these points is y = 2 + 1 x.

@@ -31,9 +31,9 @@ def test_sleepstudy_matches_lme4(sleep):
     # R: -2 * logLik(lmer(Reaction ~ Days + (Days | Subject), sleepstudy))
     assert fit.reml_criterion == pytest.approx(r["reml_criterion"], abs=1e-3)
     # R: summary(mod)$coefficients
-    for name in ("Intercept", "x"):
+    for ours, name in zip(("Intercept", "Days"), ("Intercept", "x")):
         for key in ("estimate", "std_error"):
-            assert fit.fixed_effects.loc[name, key] == pytest.approx(
+            assert fit.fixed_effects.loc[ours, key] == pytest.approx(
                 r["fixed_effects"][name][key], rel=1e-4)
     # R: as.data.frame(VarCorr(mod))$vcov
     for key in ("intercept", "slope", "residual"):
@@ -54,6 +54,8 @@ def test_labels_and_names_reach_every_output(sleep):
     assert "groups:  Subject, 18" in text
     as_dict = json.loads(json.dumps(fit.to_dict()))
     assert as_dict["columns"] == {"y": "Reaction", "x": "Days", "cluster": "Subject"}
+    assert list(as_dict["fixed_effects"]) == ["Intercept", "Days"]
+    assert list(fit.fixed_effects.index) == ["Intercept", "Days"]
     assert as_dict["clusters"][0]["cluster"] == "S308"
     assert {row["cluster"] for row in as_dict["clusters"]} == set(fit.clusters["cluster"])
 

@@ -1,0 +1,76 @@
+"""Confidence intervals against lme4's confint on three real data sets.
+
+References: tests/reference/NAME_object.json, made by fit_object.R (R 4.2.2, lme4 1.1-31)
+from lme4's sleepstudy (book/data/sleepstudy.csv), nlme's Orthodont and BodyWeight
+(tests/reference/Orthodont.csv, BodyWeight.csv).
+"""
+import json
+
+import pandas as pd
+import pytest
+
+from shrinkage import fit_models
+
+from conftest import REFERENCE, ROOT
+
+DATA = {"sleepstudy": (ROOT / "book" / "data" / "sleepstudy.csv", ("Reaction", "Days", "Subject")),
+        "Orthodont": (REFERENCE / "Orthodont.csv", ("distance", "age", "Subject")),
+        "BodyWeight": (REFERENCE / "BodyWeight.csv", ("weight", "Time", "Rat"))}
+PROFILE_NAMES = {"sd_intercept": "sd_(Intercept)|cluster", "correlation": "cor_x.(Intercept)|cluster",
+                 "sd_slope": "sd_x|cluster", "sigma": "sigma"}
+
+
+@pytest.fixture(scope="module", params=[(name, model) for name in DATA
+                                        for model in ("slope", "intercept")],
+                ids=lambda p: f"{p[0]}-{p[1]}")
+def case(request):
+    name, model = request.param
+    path, columns = DATA[name]
+    reference = json.loads((REFERENCE / f"{name}_object.json").read_text())
+    fit = fit_models(pd.read_csv(path), *columns, model=model)
+    return fit, reference, model, fit.conf_int()
+
+
+def test_wald_intervals_of_the_fixed_effects_match_lme4(case):
+    fit, reference, model, intervals = case
+    # R: confint(fit, parm = "beta_", method = "Wald")
+    wald = reference[f"{model}_REML"]["wald"]
+    for ours, theirs in zip(fit.fixed_effects.index, ("(Intercept)", "x")):
+        width = wald[theirs]["upper"] - wald[theirs]["lower"]
+        for end in ("lower", "upper"):
+            assert intervals.loc[ours, end] == pytest.approx(wald[theirs][end], abs=1e-6 * width)
+
+
+def test_profile_intervals_match_lme4(case):
+    fit, reference, model, intervals = case
+    # R: confint(fit, parm = "theta_", method = "profile", oldNames = FALSE).  lme4 profiles
+    # the ML deviance for REML fits too (refitML), so the ML fit's intervals are the
+    # reference; lme4 interpolates a spline through its profile, hence 1e-3 of the width.
+    profile = reference[f"{model}_ML"]["profile"]
+    expected = ["sd_intercept", "correlation", "sd_slope", "sigma"] if model == "slope" else [
+        "sd_intercept", "sigma"]
+    assert list(intervals.index[2:]) == expected
+    for name in expected:
+        theirs = profile[PROFILE_NAMES[name]]
+        width = theirs["upper"] - theirs["lower"]
+        for end in ("lower", "upper"):
+            assert intervals.loc[name, end] == pytest.approx(theirs[end], abs=1e-3 * width), name
+
+
+def test_a_reml_fit_and_its_ml_refit_share_profile_intervals(case):
+    fit, _, _, intervals = case
+    again = fit.refit(method="ML").conf_int()
+    pd.testing.assert_frame_equal(intervals.iloc[2:], again.iloc[2:], rtol=1e-6)
+    # The fixed effects' Wald intervals are each fit's own (ML standard errors are smaller).
+    assert (again.iloc[1]["upper"] - again.iloc[1]["lower"]
+            < intervals.iloc[1]["upper"] - intervals.iloc[1]["lower"])
+
+
+def test_the_level_is_checked_and_narrows_the_intervals():
+    path, columns = DATA["sleepstudy"]
+    fit = fit_models(pd.read_csv(path), *columns, model="intercept")
+    wide, narrow = fit.conf_int(0.95), fit.conf_int(0.5)
+    assert ((narrow["lower"] > wide["lower"]) & (narrow["upper"] < wide["upper"])).all()
+    for level in (0, 1, 1.5, "0.9"):
+        with pytest.raises(ValueError, match="level must be a number in"):
+            fit.conf_int(level)
