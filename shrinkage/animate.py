@@ -13,7 +13,6 @@ figure once, and :func:`_draw_frame` draws one moment of the movement.
 Rendering is deterministic: the same fit gives byte-identical files.
 """
 
-import io
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .output import STDOUT, replacing, require_name
+from .output import STDOUT, replacing, require_name, save_figure
 from .progress import ProgressBar
 
 BY_CLUSTER_COLOUR = "#F49E71"
@@ -384,11 +383,20 @@ def render_files(fit, out, static=None, zoom_sd=None, progress=False):
     list of pathlib.Path
         The files written.
     """
-    import imageio_ffmpeg
-    import matplotlib
-    from celluloid import Camera
-    from matplotlib.animation import FFMpegWriter
+    targets, options = _check_files(out, static)
+    paths = shrinkage_paths(fit, zoom_sd)
+    # Both files are written beside their targets and replace them together at the end.
+    with replacing(*targets, options=options) as temporaries:
+        _encode(_frames(paths), temporaries[0], targets[0], progress)
+        if static is not None:
+            fig, ax = _new_figure()
+            plot_shrinkage(fit, zoom_sd, ax=ax, text_size=TEXT_SIZE)
+            save_figure(fig, temporaries[1], dpi=STATIC_DPI, facecolor=BACKGROUND)
+    return targets
 
+
+def _check_files(out, static):
+    """The targets and their option names; one-line refusals before any work."""
     require_name(out, "out")
     if static is not None:
         require_name(static, "static")
@@ -401,42 +409,45 @@ def render_files(fit, out, static=None, zoom_sd=None, progress=False):
         raise ValueError(f"out must end in .mp4 or .gif, got {str(out)!r}")
     if static is not None and Path(static).suffix.lower() not in STATIC_FORMATS:
         raise ValueError(f"static must end in .png or .svg, got {str(static)!r}")
-    targets, options = [out], ["out"]
-    if static is not None:
-        targets.append(Path(static))
-        options.append("static")
-    paths = shrinkage_paths(fit, zoom_sd)
+    if static is None:
+        return [out], ["out"]
+    return [out, Path(static)], ["out", "static"]
 
-    # Both files are written beside their targets and replace them together at the end.
-    with replacing(*targets, options=options) as temporaries:
-        fig, ax = _new_figure()
-        _decorate(fig, ax, paths, text_size=TEXT_SIZE)
-        camera = Camera(fig)
-        for frame in range(MOVING_FRAMES):
-            _draw_frame(ax, paths, frame / (MOVING_FRAMES - 1))
-            camera.snap()
-        animation = camera.animate(interval=1000 / FPS, blit=False)
-        # matplotlib passes no frame count for artist animations, so the bar is given it.
-        bar = ProgressBar(MOVING_FRAMES, "rendering", sys.stderr) if progress else None
-        report = (lambda current, total: bar.advance()) if progress else None
-        with matplotlib.rc_context({"animation.ffmpeg_path": imageio_ffmpeg.get_ffmpeg_exe()}):
-            writer = FFMpegWriter(fps=FPS, codec="h264",
-                                  extra_args=_ffmpeg_args(out.suffix.lower()))
-            try:
-                animation.save(temporaries[0], writer=writer, dpi=DPI,
-                               savefig_kwargs={"facecolor": BACKGROUND},
-                               progress_callback=report)
-            except subprocess.CalledProcessError as error:
-                # Ctrl-C reaches ffmpeg too (same process group); matplotlib then reports
-                # its exit while finishing, which hides the KeyboardInterrupt behind it.
-                if _raised_during(error, KeyboardInterrupt):
-                    raise KeyboardInterrupt from None
-                raise OSError(f"out: ffmpeg could not write {str(out)!r}") from None
-        if static is not None:
-            fig, ax = _new_figure()
-            plot_shrinkage(fit, zoom_sd, ax=ax, text_size=TEXT_SIZE)
-            save_static(fig, temporaries[1])
-    return targets
+
+def _frames(paths):
+    """The moving frames, described with celluloid: one snapshot per frame."""
+    from celluloid import Camera
+
+    fig, ax = _new_figure()
+    _decorate(fig, ax, paths, text_size=TEXT_SIZE)
+    camera = Camera(fig)
+    for frame in range(MOVING_FRAMES):
+        _draw_frame(ax, paths, frame / (MOVING_FRAMES - 1))
+        camera.snap()
+    return camera.animate(interval=1000 / FPS, blit=False)
+
+
+def _encode(animation, temporary, target, progress):
+    """Encode ``animation`` with ffmpeg into ``temporary`` (format from the target's suffix)."""
+    import imageio_ffmpeg
+    import matplotlib
+    from matplotlib.animation import FFMpegWriter
+
+    # matplotlib passes no frame count for artist animations, so the bar is given it.
+    bar = ProgressBar(MOVING_FRAMES, "rendering", sys.stderr) if progress else None
+    report = (lambda current, total: bar.advance()) if progress else None
+    with matplotlib.rc_context({"animation.ffmpeg_path": imageio_ffmpeg.get_ffmpeg_exe()}):
+        writer = FFMpegWriter(fps=FPS, codec="h264",
+                              extra_args=_ffmpeg_args(target.suffix.lower()))
+        try:
+            animation.save(temporary, writer=writer, dpi=DPI,
+                           savefig_kwargs={"facecolor": BACKGROUND}, progress_callback=report)
+        except subprocess.CalledProcessError as error:
+            # Ctrl-C reaches ffmpeg too (same process group); matplotlib then reports
+            # its exit while finishing, which hides the KeyboardInterrupt behind it.
+            if _raised_during(error, KeyboardInterrupt):
+                raise KeyboardInterrupt from None
+            raise OSError(f"out: ffmpeg could not write {str(target)!r}") from None
 
 
 def _raised_during(error, kind):
@@ -447,33 +458,3 @@ def _raised_during(error, kind):
             return True
         context = context.__context__
     return False
-
-
-def save_static(fig, path):
-    """Save a figure reproducibly: no dates, versions or random ids in the file.
-
-    A PNG gets ``STATIC_DPI`` (1200 x 900 pixels for the animation's figure) in a
-    256-colour palette, which keeps the plot's colours and a quarter of the size.
-    """
-    import matplotlib
-
-    path = Path(path)
-    if path.suffix.lower() == ".svg":
-        with matplotlib.rc_context({"svg.hashsalt": "shrinkage"}):
-            fig.savefig(path, facecolor=BACKGROUND, metadata={"Date": None})
-        return
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=STATIC_DPI, facecolor=BACKGROUND)
-    save_palette_png(buffer, path)
-
-
-def save_palette_png(source, target):
-    """Write the PNG ``source`` (a path or file object) to ``target`` in a 256-colour palette.
-
-    Plots have few colours, so the palette keeps them and takes about a third of the bytes.
-    """
-    from PIL import Image
-
-    with Image.open(source) as image:
-        palette = image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
-    palette.save(target, format="png", optimize=True)

@@ -80,32 +80,8 @@ def _cmd_animate(args):
     render_files(_fit(args), args.out, static=args.static, progress=sys.stderr.isatty())
 
 
-def _study_text(results, summary, settings):
-    """The study as a short table: median RMSE per method, wins, singular fits."""
-    from .study import METHODS
-
-    seeds = results["seed"]
-    ok = results[results["converged"]]
-    lines = [f"Simulation study: {summary['replicates']} replicates "
-             f"(seeds {seeds.min()} to {seeds.max()})",
-             "Settings: " + ", ".join(f"{k}={v:g}" for k, v in settings.as_dict().items()
-                                      if k != "seed"),
-             "",
-             f"{'median RMSE':<12}" + "".join(f"{m:>18}" for m in METHODS)]
-    for part in ("intercept", "slope"):
-        lines.append(f"{part:<12}" + "".join(f"{ok[f'rmse_{part}_{short}'].median():>18.4f}"
-                                             for short in METHODS.values()))
-    lines += ["", "Partial pooling has the lower RMSE in this share of replicates:"]
-    for part in ("intercept", "slope"):
-        lines.append(f"  {part + 's':<11} vs no pooling {summary[f'{part}_beats_none']:6.1%}"
-                     f"   vs complete pooling {summary[f'{part}_beats_complete']:6.1%}")
-    lines += ["", f"Singular (boundary) fits: {summary['singular_share']:.1%}",
-              f"Fits not verified as the optimum (left out): {summary['failed']}"]
-    return "\n".join(lines) + "\n"
-
-
 def _cmd_study(args):
-    from .study import simulation_study, summarise_study
+    from .study import simulation_study, study_text, summarise_study
 
     if args.jobs is not None and (args.jobs == 0 or args.jobs < -1):
         raise ValueError(f"jobs must be a positive integer or -1 (every core), got {args.jobs}")
@@ -123,7 +99,7 @@ def _cmd_study(args):
                            "replicates": json.loads(results.to_json(orient="records"))},
                           indent=2) + "\n"
     else:
-        text = _study_text(results, summary, settings)
+        text = study_text(results, summary, settings)
     write_text(text, args.out)
 
 

@@ -152,3 +152,29 @@ def summarise_study(results):
             summary[f"{part}_beats_{other}"] = float((partial < rival).mean())
             summary[f"{part}_ratio_{other}"] = float((partial / rival).median())
     return summary
+
+
+def study_text(results, summary, settings):
+    """The study as a short text table: median RMSE per method, wins, singular fits.
+
+    ``results`` and ``summary`` are :func:`simulation_study`'s and
+    :func:`summarise_study`'s; ``settings`` the :class:`~shrinkage.data.Settings` studied.
+    """
+    seeds = results["seed"]
+    ok = results[results["converged"]]
+    lines = [f"Simulation study: {summary['replicates']} replicates "
+             f"(seeds {seeds.min()} to {seeds.max()})",
+             "Settings: " + ", ".join(f"{k}={v:g}" for k, v in settings.as_dict().items()
+                                      if k != "seed"),
+             "",
+             f"{'median RMSE':<12}" + "".join(f"{m:>18}" for m in METHODS)]
+    for part in ("intercept", "slope"):
+        lines.append(f"{part:<12}" + "".join(f"{ok[f'rmse_{part}_{short}'].median():>18.4f}"
+                                             for short in METHODS.values()))
+    lines += ["", "Partial pooling has the lower RMSE in this share of replicates:"]
+    for part in ("intercept", "slope"):
+        lines.append(f"  {part + 's':<11} vs no pooling {summary[f'{part}_beats_none']:6.1%}"
+                     f"   vs complete pooling {summary[f'{part}_beats_complete']:6.1%}")
+    lines += ["", f"Singular (boundary) fits: {summary['singular_share']:.1%}",
+              f"Fits not verified as the optimum (left out): {summary['failed']}"]
+    return "\n".join(lines) + "\n"

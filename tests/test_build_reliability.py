@@ -175,3 +175,27 @@ def test_a_read_only_build_folder_is_one_line(second_copy):
         f"error: cannot write the build folder {build} (read-only file system); "
         "make it writable or build elsewhere"], result.stderr
     assert "Traceback" not in result.stdout
+
+
+def test_a_package_edited_during_a_build_is_not_recorded_as_built(tmp_path):
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from types import SimpleNamespace
+
+    import fresh_outputs
+
+    root = tmp_path / "repo"
+    for name in ("shrinkage/fit.py", "book/data/d.csv", "requirements.txt", "requirements.lock"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("version 1\n")
+    (root / "_build" / "html").mkdir(parents=True)
+    (root / "_build" / ".jupyter_cache").mkdir()
+    app = SimpleNamespace(srcdir=str(root), outdir=str(root / "_build" / "html"),
+                          config=SimpleNamespace(nb_execution_cache_path=""),
+                          shrinkage_fingerprint=fresh_outputs.fingerprint(root))
+    stamp = root / "_build" / ".jupyter_cache" / "shrinkage-fingerprint"
+    (root / "shrinkage" / "fit.py").write_text("version 2\n")   # edited while the build ran
+    fresh_outputs._record(app, None)
+    assert not stamp.exists()
+    app.shrinkage_fingerprint = fresh_outputs.fingerprint(root)  # a build of version 2
+    fresh_outputs._record(app, None)
+    assert stamp.read_text() == fresh_outputs.fingerprint(root)

@@ -72,10 +72,10 @@ def test_ctrl_c_during_animate_leaves_the_old_video(tmp_path):
 def test_a_failed_static_figure_leaves_no_video(tmp_path, monkeypatch):
     import shrinkage.animate as animate
 
-    def fail(fig, path):
+    def fail(fig, path, dpi, facecolor):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(animate, "save_static", fail)
+    monkeypatch.setattr(animate, "save_figure", fail)
     fit = fit_models(simulate(SCENARIOS["baseline"]))
     with pytest.raises(OSError):
         animate.render_files(fit, tmp_path / "a.mp4", static=tmp_path / "a.png")
@@ -216,14 +216,16 @@ def test_device_nodes_are_written_into_not_replaced(tmp_path):
 
 
 def test_dev_stdout_is_the_standard_output(tmp_path):
-    result = run("data", "--obs-per-cluster", "3", "--out", "/dev/stdout", cwd=tmp_path)
+    # /proc/self/fd/1, where /dev/stdout points: a regression then replaces only the
+    # test's own file, never the machine's /dev/stdout.
+    result = run("data", "--obs-per-cluster", "3", "--out", "/proc/self/fd/1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("y,x,cluster\n") and len(result.stdout.splitlines()) == 301
     # Appending to a redirected file keeps what the file held.
     log = tmp_path / "log.csv"
     log.write_text("before\n")
     with open(log, "a") as sink:
-        subprocess.run([*CLI, "data", "--out", "/dev/stdout"], stdout=sink, check=True)
+        subprocess.run([*CLI, "data", "--out", "/proc/self/fd/1"], stdout=sink, check=True)
     assert log.read_text().startswith("before\ny,x,cluster\n")
 
 

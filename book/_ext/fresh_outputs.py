@@ -5,8 +5,9 @@ when its source changes, so an edit to the ``shrinkage`` package alone would lea
 stale numbers and animations on the pages.  This extension fingerprints the package
 (its sources, the data files and the pinned and locked requirements):
 
-* The fingerprint is recorded only when a build has finished without error and every
-  media file the chapters write exists.
+* The fingerprint is recorded only when a build has finished without error, every
+  media file the chapters write exists, and the package is still the one the build
+  started with (an edit during the build leaves it unrecorded).
 * When the record is missing or differs, every page is read again, and the cached
   executions made before the current package was first seen are dropped: those
   chapters run again.  A chapter that an interrupted build (killed, out of memory, a
@@ -203,7 +204,7 @@ def _check(app, config):
     cache.mkdir(parents=True, exist_ok=True)
     _make_media_folders(media)
     app.env_outdated_docs = set()
-    current = fingerprint(root)
+    current = app.shrinkage_fingerprint = fingerprint(root)
     store, damaged = _open_cache(cache, root)
     app.env_outdated_all = damaged is None or not (stamp.is_file()
                                                     and stamp.read_text() == current)
@@ -235,9 +236,12 @@ def _record(app, exception):
     root, cache, media, stamp = _paths(app, app.config)
     written = all(_present(media, name)
                   for files in chapter_media(root / "book").values() for name in files)
-    if written and cache.is_dir():
+    # The package the chapters ran with: an edit made during the build is not recorded
+    # as built, so the next build runs the chapters again.
+    built_with = getattr(app, "shrinkage_fingerprint", None)
+    if written and cache.is_dir() and built_with == fingerprint(root):
         temporary = stamp.with_name(stamp.name + ".partial")
-        temporary.write_text(fingerprint(root))
+        temporary.write_text(built_with)
         temporary.replace(stamp)
 
 

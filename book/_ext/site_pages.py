@@ -148,7 +148,7 @@ def optimise_png(path):
     """Store a notebook's full-colour PNG figure in a palette, as the package's own are."""
     from PIL import Image
 
-    from shrinkage.animate import save_palette_png
+    from shrinkage.output import save_palette_png
 
     with Image.open(path) as image:
         if image.mode == "P":
