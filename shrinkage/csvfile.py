@@ -41,7 +41,8 @@ def sniff_encoding(sample):
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if b"\0" in sample:
-        raise ValueError("is a binary file, not a CSV text file")
+        raise ValueError("is a binary file, not a CSV text file (for UTF-16 text without a "
+                         "byte-order mark, pass --encoding utf-16-le or utf-16-be)")
     try:
         sample.decode("utf-8")
     except UnicodeDecodeError as error:

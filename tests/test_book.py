@@ -271,3 +271,74 @@ def test_beyond_reports_the_study(site):
     assert re.search(r"Partial pooling wins every replicate in \d+ of the 24 comparisons", text)
     assert re.search(r"Singular fits are most frequent in few obs, where \d+% of the", text)
     assert "fig-error-ratios" in read(site, "book/beyond")
+
+
+def test_every_repository_link_comes_from_the_one_setting(site):
+    # _config.yml's repository.url is the one place the address is set; the README says so.
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    url, branch = config["repository"]["url"], config["repository"]["branch"]
+    assert "repository.url" in (ROOT / "README.md").read_text()
+    assert url not in json.dumps(config["sphinx"]), "the address is repeated in sphinx.config"
+    for page in toc_pages():
+        links = set(re.findall(r'href="(https://github\.com/[^"]*)"', read(site, page)))
+        assert links and all(link.startswith(url) for link in links), (page, links)
+        assert f'href="{url}"' in read(site, page)                     # the repository button
+        assert f'href="{url}/edit/{branch}/{page}.md"' in read(site, page)  # edit this page
+        assert any(link.startswith(f"{url}/issues/new") for link in links)
+
+
+def test_the_footer_links_the_licence_and_the_original_article(site):
+    for page in toc_pages():
+        footer = read(site, page).split('class="bd-footer-content"', 1)[1]
+        assert 'href="https://creativecommons.org/licenses/by-sa/4.0/"' in footer, page
+        assert 'href="https://m-clark.github.io/posts/2019-05-14-shrinkage-in-mixed-models/"' in footer
+        assert "Michael Clark" in page_text(footer)
+
+
+def site_address():
+    """The site's address on GitHub Pages, worked out by hand from repository.url."""
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    owner, repo = url.removeprefix("https://github.com/").split("/")
+    return f"https://{owner.lower()}.github.io/{repo}/"
+
+
+def test_every_page_has_a_link_preview_a_canonical_address_and_one_viewport(site):
+    base = site_address()
+    for page in toc_pages():
+        page_html = read(site, page)
+        head = page_html.split("</head>", 1)[0]
+        assert head.count('name="viewport"') == 1, page
+        assert f'<link rel="canonical" href="{base}{page}.html" />' in head, page
+        tags = dict(re.findall(r'<meta (?:property|name)="((?:og|twitter):[\w:]+)" content="([^"]*)"',
+                               head))
+        assert tags["og:url"] == f"{base}{page}.html"
+        assert tags["og:image"].startswith(base + "_images/") and tags["og:image"].endswith(".png")
+        assert (site / tags["og:image"].removeprefix(base)).is_file()
+        assert tags["og:title"].endswith("Shrinkage in Mixed Models")
+        assert len(tags["og:description"]) >= 40 and tags["twitter:card"] == "summary_large_image"
+        for icon in ("favicon-32.png", "apple-touch-icon.png"):
+            assert f'_static/{icon}"' in head
+    search = read(site, "search").split("</head>", 1)[0]
+    assert '<meta name="description" content="Search the book' in search
+    assert search.count('name="viewport"') == 1
+
+
+def test_the_site_has_a_sitemap_robots_txt_404_page_and_png_icons(site):
+    from PIL import Image
+
+    base = site_address()
+    sitemap = (site / "sitemap.xml").read_text()
+    listed = re.findall(r"<loc>([^<]+)</loc>", sitemap)
+    assert sorted(listed) == sorted(f"{base}{page}.html" for page in toc_pages())
+    assert (site / "robots.txt").read_text().splitlines()[-1] == f"Sitemap: {base}sitemap.xml"
+    # GitHub Pages serves 404.html for a missing page at any depth: absolute links only.
+    missing = (site / "404.html").read_text()
+    assert "Page not found" in missing and f'href="{base}index.html"' in missing
+    assert not re.search(r'(?:href|src)="(?!https://)', missing)
+    for name, size in (("favicon-32.png", 32), ("apple-touch-icon.png", 180)):
+        with Image.open(site / "_static" / name) as icon:
+            assert icon.size == (size, size)
+            # The icon's picture: the dark "black hole" in the middle, the page colour at a corner.
+            middle = icon.convert("RGB").getpixel((size // 2, size // 2))
+            corner = icon.convert("RGB").getpixel((size // 2, 1))
+            assert max(middle) < 100 and min(corner) > 240

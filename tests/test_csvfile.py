@@ -139,7 +139,14 @@ def test_binary_files_are_refused_at_once(tmp_path):
     with open(path, "wb") as handle:
         handle.truncate(300 * 10**6)  # 300 MB of NUL bytes, sparse
     line = one_line_error("fit", "--data", str(path))
-    assert line.endswith(f"error: data: {str(path)!r} is a binary file, not a CSV text file")
+    assert f"error: data: {str(path)!r} is a binary file, not a CSV text file" in line
+
+
+def test_utf16_without_a_byte_order_mark_reads_with_its_encoding(tmp_path, sleep):
+    path = tmp_path / "sleep.csv"
+    path.write_bytes(sleep.to_csv(index=False).encode("utf-16-le"))
+    assert "pass --encoding utf-16-le" in one_line_error("fit", "--data", str(path), *COLUMNS)
+    assert_is_lme4s_sleepstudy_fit(fit_json(path, "--encoding", "utf-16-le"))
 
 
 def test_a_duplicated_column_name_is_refused_by_name(tmp_path):
