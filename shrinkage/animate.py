@@ -427,18 +427,43 @@ def _frames(paths):
     return camera.animate(interval=1000 / FPS, blit=False)
 
 
+def _ffmpeg_writer(**options):
+    """matplotlib's ffmpeg writer, with ffmpeg in a session of its own.
+
+    A terminal's Ctrl-C then reaches this process only, which stops cleanly (the
+    temporary file is removed), instead of ffmpeg dying first and the interruption
+    being reported as a failed encoding.
+    """
+    import subprocess as _subprocess
+
+    from matplotlib.animation import FFMpegWriter
+
+    class Writer(FFMpegWriter):
+        def _run(self):  # matplotlib 3.11's MovieWriter._run, in a new session
+            self._proc = _subprocess.Popen(self._args(), stdin=_subprocess.PIPE,
+                                           stdout=_subprocess.PIPE, stderr=_subprocess.PIPE,
+                                           start_new_session=True)
+
+    return Writer(**options)
+
+
 def _encode(animation, temporary, target, progress):
     """Encode ``animation`` with ffmpeg into ``temporary`` (format from the target's suffix)."""
+    import logging
+
     import imageio_ffmpeg
     import matplotlib
-    from matplotlib.animation import FFMpegWriter
 
     # matplotlib passes no frame count for artist animations, so the bar is given it.
     bar = ProgressBar(MOVING_FRAMES, "rendering", sys.stderr) if progress else None
     report = (lambda current, total: bar.advance()) if progress else None
+    # matplotlib logs ffmpeg's own output when it fails; the one-line error below says it.
+    movie_log = logging.getLogger("matplotlib.animation")
+    level = movie_log.level
+    movie_log.setLevel(logging.ERROR)
     with matplotlib.rc_context({"animation.ffmpeg_path": imageio_ffmpeg.get_ffmpeg_exe()}):
-        writer = FFMpegWriter(fps=FPS, codec="h264",
-                              extra_args=_ffmpeg_args(target.suffix.lower()))
+        writer = _ffmpeg_writer(fps=FPS, codec="h264",
+                                extra_args=_ffmpeg_args(target.suffix.lower()))
         try:
             animation.save(temporary, writer=writer, dpi=DPI,
                            savefig_kwargs={"facecolor": BACKGROUND}, progress_callback=report)
@@ -448,6 +473,8 @@ def _encode(animation, temporary, target, progress):
             if _raised_during(error, KeyboardInterrupt):
                 raise KeyboardInterrupt from None
             raise OSError(f"out: ffmpeg could not write {str(target)!r}") from None
+        finally:
+            movie_log.setLevel(level)
 
 
 def _raised_during(error, kind):

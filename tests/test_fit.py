@@ -201,7 +201,12 @@ def test_cli_json_has_the_reference_layout():
     ours = json.loads(result.stdout)
     with open("tests/reference/unbalanced.json") as handle:
         ref = json.load(handle)
-    assert set(ref) - {"params", "lme4", "R"} == set(ours) - {"converged", "columns", "dropped"}
+    # lme4's layout, plus what says how the fit was made and its information criteria.
+    extra = {"converged", "columns", "dropped", "formula", "model", "method", "criterion",
+             "loglik", "df", "aic", "bic"}
+    assert set(ref) - {"params", "lme4", "R"} == set(ours) - extra
+    assert (ours["formula"], ours["model"], ours["method"], ours["df"]) == (
+        "y ~ x + (x | cluster)", "slope", "REML", 6)
     assert ours["columns"] == {"y": "y", "x": "x", "cluster": "cluster"} and ours["dropped"] == 0
     assert ours["converged"] is True
     assert set(ours["variance"]) == set(ref["variance"])
