@@ -16,11 +16,9 @@ import pytest
 from shrinkage import UnidentifiableError, fit_models
 from shrinkage.fit import parse_formula
 
-from conftest import REFERENCE, ROOT
+from conftest import REAL_DATA, REFERENCE
 
-DATA = {"sleepstudy": (ROOT / "book" / "data" / "sleepstudy.csv", ("Reaction", "Days", "Subject")),
-        "Orthodont": (REFERENCE / "Orthodont.csv", ("distance", "age", "Subject")),
-        "BodyWeight": (REFERENCE / "BodyWeight.csv", ("weight", "Time", "Rat"))}
+DATA = REAL_DATA
 CASES = [(name, model, method) for name in DATA for model in ("slope", "intercept")
          for method in ("REML", "ML")]
 

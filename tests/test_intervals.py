@@ -11,11 +11,9 @@ import pytest
 
 from shrinkage import fit_models
 
-from conftest import REFERENCE, ROOT
+from conftest import REAL_DATA, REFERENCE
 
-DATA = {"sleepstudy": (ROOT / "book" / "data" / "sleepstudy.csv", ("Reaction", "Days", "Subject")),
-        "Orthodont": (REFERENCE / "Orthodont.csv", ("distance", "age", "Subject")),
-        "BodyWeight": (REFERENCE / "BodyWeight.csv", ("weight", "Time", "Rat"))}
+DATA = REAL_DATA
 PROFILE_NAMES = {"sd_intercept": "sd_(Intercept)|cluster", "correlation": "cor_x.(Intercept)|cluster",
                  "sd_slope": "sd_x|cluster", "sigma": "sigma"}
 
