@@ -3,8 +3,8 @@
 The modules follow the book's flow, each using only the ones before it:
 ``rng`` and ``data`` (simulate the article's data; ``csvfile`` reads a user's
 file) -> ``fit`` (no-pooling and
-mixed-model estimates) -> ``report`` and ``measure`` (lme4-style output, how much
-shrinkage and whether it pays) -> ``study`` (the same over many seeds) ->
+mixed-model estimates) -> ``report``, ``measure`` and ``verdicts`` (lme4-style
+output, how much shrinkage and whether it pays, the prose's draw-dependent words) -> ``study`` (the same over many seeds) ->
 ``animate`` (the shrinkage figure and animation) -> ``figures`` (the comparisons
 across scenarios).  ``output`` writes every file all-or-none.
 """

@@ -127,8 +127,9 @@ def shrinkage_paths(fit, zoom_sd=None):
     deviation = np.abs(start - centre) / np.where(spread > 0, spread, 1.0)
     deviation[~own_slope, 1] = deviation[~own_slope, 0]
     distance = deviation.mean(axis=1)
-    span = np.ptp(distance)
-    scaled = (distance - distance.min()) / span if span > 0 else np.ones_like(distance)
+    # By rank, not by distance: a few far outliers would otherwise fade every point in view.
+    rank = np.argsort(np.argsort(distance, kind="stable"), kind="stable")
+    scaled = rank / (len(rank) - 1) if len(rank) > 1 else np.ones_like(distance)
 
     n = c["n"].to_numpy(float)
     half = _half_widths(fit, start, end, centre, zoom_sd)

@@ -207,3 +207,23 @@ def simulate(settings, with_truth=False):
                           "intercept": s.intercept + effects[:, 0],
                           "slope": s.beta + effects[:, 1]})
     return data, truth
+
+
+def centre_within_clusters(data, x="x", cluster="cluster"):
+    """A copy of ``data`` with ``x`` replaced by its deviation from its cluster's mean.
+
+    In the centred data each cluster's own intercept is its mean ``y`` and its own
+    intercept and slope estimates are uncorrelated, so the mixed model pulls them
+    separately unless the random effects are correlated.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` or ``cluster`` is not a column of ``data``.
+    """
+    for role, name in (("x", x), ("cluster", cluster)):
+        if name not in data.columns:
+            raise ValueError(f"{role}: the data have no column {name!r}")
+    centred = data.copy()
+    centred[x] = data[x] - data.groupby(cluster, sort=False)[x].transform("mean")
+    return centred

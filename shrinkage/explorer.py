@@ -35,7 +35,7 @@ LABELS = {
     "sd_int": "Intercept SD",
     "sd_slope": "Slope SD",
     "sigma": "Residual SD",
-    "balanced": "Rows kept (balanced = 1)",
+    "balanced": "Share of rows kept (1 = all, balanced)",
 }
 BASELINE = SCENARIOS["baseline"]
 # One view for every setting, the article's: the true fixed effects +- 3 baseline SDs.

@@ -32,24 +32,32 @@ def _grid(count, columns=2, **kwargs):
     return fig, axes.flat
 
 
-def plot_fraction_vs_textbook(fits, datas):
+def plot_fraction_vs_textbook(fits, zero_covariance=False):
     """Each cluster's shrinkage fraction against the fraction the textbook formula predicts.
 
     Parameters
     ----------
     fits : dict of str to shrinkage.MixedFit
-        One fit per scenario, in panel order.
-    datas : dict of str to pandas.DataFrame
-        The data of each fit, for each cluster's own ``x`` design.
+        One fit per panel, in panel order; the keys are the panel titles.
+    zero_covariance : bool, default False
+        Also draw, as hollow points, the fractions with the covariance of intercepts
+        and slopes set to zero (:func:`shrinkage.measure.shrinkage_fraction`).
     """
     fig, axes = _grid(len(fits), sharex=True, sharey=True)
     diagonal = np.array([0.0, 1.0])
     for ax, (name, fit) in zip(axes, fits.items()):
-        observed = shrinkage_fraction(fit)
-        predicted = textbook_fractions(fit, datas[name])
-        for column, colour in (("intercept", _INTERCEPT_COLOUR), ("slope", _SLOPE_COLOUR)):
-            ax.scatter(predicted[column], observed[column].clip(-0.5, 1.5), s=6, color=colour,
-                       alpha=0.4, linewidths=0, label=f"{column}s")
+        predicted = textbook_fractions(fit)
+        kinds = [("fitted", {"alpha": 0.4, "linewidths": 0}, "")]
+        if zero_covariance:
+            kinds.append(("zero", {"facecolors": "none", "linewidths": 0.8},
+                          ", covariance set to 0"))
+        for covariance, style, suffix in kinds:
+            observed = shrinkage_fraction(fit, covariance)
+            for column, colour in (("intercept", _INTERCEPT_COLOUR), ("slope", _SLOPE_COLOUR)):
+                size = 6 if covariance == "fitted" and not zero_covariance else 16
+                colours = {"edgecolors" if covariance == "zero" else "color": colour}
+                ax.scatter(predicted[column], observed[column].clip(-0.5, 1.5), s=size,
+                           label=f"{column}s{suffix}", **colours, **style)
         ax.plot(diagonal, diagonal, color="0.3", lw=1, label="as predicted")
         ax.set_xlim(0, 1)
         ax.set_ylim(-0.5, 1.5)
@@ -57,7 +65,29 @@ def plot_fraction_vs_textbook(fits, datas):
     fig.supxlabel("Fraction predicted from the cluster's own design")
     fig.supylabel("Fraction of the way moved")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncols=3, frameon=False)
+    fig.legend(handles, labels, loc="outside upper center", ncols=3 if len(handles) < 4 else 2,
+               frameon=False, fontsize=9)
+    return fig
+
+
+def plot_fraction_vs_distance(fit):
+    """The fraction each cluster moves, and the distance, against how far out it starts.
+
+    Two panels for the intercepts: the shrinkage fraction, and the distance moved,
+    each against the distance of the cluster's own estimate from the average.
+    """
+    c = fit.clusters
+    start = (c["ols_intercept"] - fit.fixed_effects["estimate"].iloc[0]).abs()
+    moved = (c["ols_intercept"] - c["mixed_intercept"]).abs()
+    fraction = shrinkage_fraction(fit)["intercept"]
+    fig, axes = _grid(2, sharex=True)
+    for ax, values, label in ((axes[0], fraction.clip(-0.5, 1.5), "Fraction of the way moved"),
+                              (axes[1], moved, "Distance moved")):
+        ax.scatter(start, values, s=10, color=_INTERCEPT_COLOUR, alpha=0.6, linewidths=0)
+        ax.set_ylabel(label)
+    axes[0].set_ylim(-0.5, 1.5)
+    axes[1].set_ylim(bottom=0)
+    fig.supxlabel("How far the cluster's own intercept starts from the average")
     return fig
 
 
@@ -160,4 +190,40 @@ def plot_error_ratios(studies, one_draw=None):
     if one_draw is not None:
         axes[0, 0].legend(frameon=False, fontsize=9, loc="upper left")
     fig.supylabel("Ratio of RMSEs (below 1: partial pooling is closer to the truth)")
+    return fig
+
+
+def plot_error_by_extremity(errors, break_even, bins=(0, 0.5, 1, 1.5, 2, 2.5, 3, np.inf)):
+    """Mean squared error of no and partial pooling by how extreme a cluster truly is.
+
+    Parameters
+    ----------
+    errors : pandas.DataFrame
+        :func:`shrinkage.measure.cluster_errors` tables, concatenated over draws.
+    break_even : dict of str to float
+        For ``intercept`` and ``slope``, the extremity beyond which the textbook
+        fraction predicts partial pooling to be worse, drawn as a vertical line.
+    bins : sequence of float
+        Edges of the extremity classes, in true standard deviations.
+    """
+    import pandas as pd
+
+    fig, axes = _grid(2)
+    for ax, part in zip(axes, ("intercept", "slope")):
+        table = errors.dropna(subset=[f"none_{part}"])
+        classes = pd.cut(table[f"extremity_{part}"], list(bins), right=False)
+        mse = (table[[f"none_{part}", f"partial_{part}"]] ** 2).groupby(
+            classes, observed=True).mean()
+        middle = [(i.left + i.right) / 2 if np.isfinite(i.right) else i.left + 0.25
+                  for i in mse.index]
+        for column, colour, label in ((f"none_{part}", BY_CLUSTER_COLOUR, "no pooling"),
+                                      (f"partial_{part}", MIXED_COLOUR, "partial pooling")):
+            ax.plot(middle, mse[column], marker="o", ms=4, color=colour, label=label)
+        ax.axvline(break_even[part], color="0.4", lw=0.8, ls="--")
+        ax.set_title(f"{part}s", fontsize=11)
+        ax.set_yscale("log")
+    axes[0].set_ylabel("Mean squared error")
+    fig.supxlabel("How far the true effect lies from the average (true SDs)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=2, frameon=False)
     return fig

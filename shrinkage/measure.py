@@ -9,15 +9,67 @@ import math
 import numpy as np
 import pandas as pd
 
+COVARIANCES = ("fitted", "zero")
 
-def shrinkage_fraction(fit):
+
+def pooling_matrices(fit, covariance="fitted"):
+    """Each cluster's 2 x 2 pooling matrix ``M``: ``own - mixed = M (own - average)``.
+
+    For a cluster with design ``X`` (a column of ones and its ``x``), the mixed
+    model's estimate is ``average + (I - M) (own - average)`` with
+    ``M = sigma2 (Sigma X'X + sigma2 I)^-1``, where ``Sigma`` is the covariance of
+    the random effects and ``sigma2`` the residual variance.  ``M`` is diagonal
+    only when both ``Sigma`` and ``X'X`` are: a cluster whose ``x`` has a mean
+    other than 0 has correlated own intercept and slope estimates, and its
+    intercept and slope are pulled together even when the random effects are
+    uncorrelated.
+
+    Parameters
+    ----------
+    fit : shrinkage.MixedFit
+        A fit of the random-slope model.
+    covariance : {"fitted", "zero"}
+        Use the fitted covariance of intercepts and slopes, or set it to zero
+        (keeping the fitted variances) to see what the design alone does.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(ngroups, 2, 2)``, in the order of ``fit.clusters``.
+    """
+    if covariance not in COVARIANCES:
+        raise ValueError(f"covariance must be one of {COVARIANCES}, got {covariance!r}")
+    if fit.model != "slope":
+        raise ValueError(f"fit.model must be 'slope' (random intercepts and slopes), "
+                         f"got {fit.model!r}")
+    cols, v = fit.columns, fit.variance
+    groups = len(cols.labels)
+    xtx = np.empty((groups, 2, 2))
+    xtx[:, 0, 0] = np.bincount(cols.codes, minlength=groups)
+    xtx[:, 0, 1] = xtx[:, 1, 0] = np.bincount(cols.codes, cols.x, groups)
+    xtx[:, 1, 1] = np.bincount(cols.codes, cols.x * cols.x, groups)
+    off = v["covariance"] if covariance == "fitted" else 0.0
+    sigma = np.array([[v["intercept"], off], [off, v["slope"]]])
+    sigma2 = v["residual"]
+    return sigma2 * np.linalg.inv(sigma @ xtx + sigma2 * np.eye(2))
+
+
+def shrinkage_fraction(fit, covariance="fitted"):
     """The fraction of the way to the population average each cluster moves.
 
     For intercepts, ``(own - mixed) / (own - average)``, and the same for slopes:
     0 means the mixed model kept the cluster's own estimate, 1 that it moved the
-    cluster all the way to the fixed effect.  With correlated random effects a
-    cluster can move by more than its own distance, or away, so values outside
-    [0, 1] occur.
+    cluster all the way to the fixed effect.  Intercept and slope are moved
+    together (see :func:`pooling_matrices`), so a cluster can move by more than
+    its own distance, or away, and values outside [0, 1] occur.
+
+    Parameters
+    ----------
+    fit : shrinkage.MixedFit
+    covariance : {"fitted", "zero"}
+        ``"fitted"`` measures the fit's own estimates; ``"zero"`` computes where
+        the clusters would go with the covariance of intercepts and slopes set to
+        zero and everything else as fitted.
 
     Returns
     -------
@@ -26,12 +78,52 @@ def shrinkage_fraction(fit):
         clusters without a least-squares slope.
     """
     c = fit.clusters
-    average = fit.fixed_effects["estimate"]
+    average = fit.fixed_effects["estimate"].to_numpy()
+    own = c[["ols_intercept", "ols_slope"]].to_numpy()
+    if covariance == "fitted":
+        moved = own - c[["mixed_intercept", "mixed_slope"]].to_numpy()
+    else:
+        moved = np.einsum("gij,gj->gi", pooling_matrices(fit, covariance), own - average)
     table = c[["cluster", "n"]].copy()
-    for column, fixed in (("intercept", average.iloc[0]), ("slope", average.iloc[1])):
-        own = c[f"ols_{column}"]
-        table[column] = (own - c[f"mixed_{column}"]) / (own - fixed)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fractions = moved / (own - average)
+    table["intercept"], table["slope"] = fractions[:, 0], fractions[:, 1]
     return table
+
+
+def path_angles(fit, covariance="fitted"):
+    """How far each cluster's path turns from the straight line to the average.
+
+    The angle, in degrees, between the path from a cluster's own estimate to its
+    mixed estimate and the line from its own estimate to the population average,
+    0 when the cluster heads straight for the average.  Intercepts and slopes are
+    measured in units of the spread (standard deviation) of the clusters' own
+    estimates, so the angle does not depend on the units of ``x`` and ``y``.
+
+    Parameters
+    ----------
+    fit : shrinkage.MixedFit
+    covariance : {"fitted", "zero"}
+        As in :func:`shrinkage_fraction`.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by cluster label; missing for clusters without a least-squares slope.
+    """
+    c = fit.clusters
+    own = c[["ols_intercept", "ols_slope"]].to_numpy()
+    average = fit.fixed_effects["estimate"].to_numpy()
+    if covariance == "fitted":
+        moved = own - c[["mixed_intercept", "mixed_slope"]].to_numpy()
+    else:
+        moved = np.einsum("gij,gj->gi", pooling_matrices(fit, covariance), own - average)
+    scale = np.nanstd(own, axis=0)
+    path, straight = moved / scale, (own - average) / scale
+    cosine = np.sum(path * straight, axis=1) / (
+        np.linalg.norm(path, axis=1) * np.linalg.norm(straight, axis=1))
+    angle = np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+    return pd.Series(angle, index=pd.Index(c["cluster"], name="cluster"), name="angle")
 
 
 def textbook_fraction(sampling_variance, tau2):
@@ -55,21 +147,49 @@ def textbook_fraction(sampling_variance, tau2):
         return np.where(np.isinf(v), 1.0, v / (tau2 + v))
 
 
-def textbook_fractions(fit, data):
-    """Each cluster's textbook shrinkage fractions, from its own design.
+def sampling_variances(fit):
+    """The sampling variances of each cluster's own intercept and slope estimates.
 
     A cluster's least-squares slope has sampling variance ``sigma2 / S_xx`` and its
     intercept ``sigma2 * (1/n + xbar**2 / S_xx)``, where ``S_xx`` is the sum of
-    squares of its ``x`` around its mean ``xbar``.  Each is passed through
-    :func:`textbook_fraction` with the fitted variances.  This treats intercepts and
-    slopes one at a time; the joint estimate (and a fitted correlation) moves the
-    clusters somewhat differently.
+    squares of its ``x`` around its mean ``xbar`` and ``sigma2`` the fitted residual
+    variance.  (Their covariance, ``-sigma2 * xbar / S_xx``, couples the two unless
+    ``xbar`` is 0.)  A cluster whose ``x`` does not vary has no slope: its slope
+    variance is missing and its intercept, its mean ``y``, has variance ``sigma2 / n``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``cluster, n, intercept, slope, covariance``, in the order of
+        ``fit.clusters``.
+    """
+    cols, sigma2 = fit.columns, fit.variance["residual"]
+    groups = len(cols.labels)
+    n = np.bincount(cols.codes, minlength=groups).astype(float)
+    xbar = np.bincount(cols.codes, cols.x, groups) / n
+    sxx = np.bincount(cols.codes, (cols.x - xbar[cols.codes]) ** 2, groups)
+    has_slope = fit.clusters["ols_slope"].notna().to_numpy()
+    safe = np.where(has_slope, sxx, 1.0)
+    table = fit.clusters[["cluster", "n"]].copy()
+    table["intercept"] = np.where(has_slope, sigma2 * (1 / n + xbar ** 2 / safe), sigma2 / n)
+    table["slope"] = np.where(has_slope, sigma2 / safe, np.nan)
+    table["covariance"] = np.where(has_slope, -sigma2 * xbar / safe, np.nan)
+    return table
+
+
+def textbook_fractions(fit):
+    """Each cluster's textbook shrinkage fractions, from its own design.
+
+    The sampling variance of each of a cluster's own estimates
+    (:func:`sampling_variances`) is passed through :func:`textbook_fraction` with
+    the fitted variance between clusters.  This treats intercepts and slopes one at
+    a time; the mixed model moves them together (:func:`pooling_matrices`), so
+    clusters move somewhat differently unless ``x`` is centred in every cluster and
+    the random effects are uncorrelated.
 
     Parameters
     ----------
     fit : shrinkage.MixedFit
-    data : pandas.DataFrame
-        The data ``fit`` was fitted to.
 
     Returns
     -------
@@ -77,20 +197,12 @@ def textbook_fractions(fit, data):
         Columns ``cluster, n, intercept, slope``; a cluster whose ``x`` does not vary
         has no own slope, and its slope fraction is missing.
     """
-    x, cluster = fit.names["x"], fit.names["cluster"]
-    groups = data.dropna(subset=[fit.names["y"], x, cluster]).groupby(cluster)[x]
-    n, xbar = groups.size(), groups.mean()
-    sxx = groups.var(ddof=0) * n
-    v = fit.variance
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slope_var = np.where(sxx > 0, v["residual"] / sxx, np.nan)
-        intercept_var = np.where(sxx > 0, v["residual"] * (1 / n + xbar ** 2 / sxx),
-                                 v["residual"] / n)
-    table = pd.DataFrame({"cluster": n.index.to_numpy(), "n": n.to_numpy()})
-    table["intercept"] = textbook_fraction(intercept_var, v["intercept"])
+    v = sampling_variances(fit)
+    table = v[["cluster", "n"]].copy()
+    table["intercept"] = textbook_fraction(v["intercept"], fit.variance["intercept"])
     slope = np.full(len(table), np.nan)
-    has_slope = ~np.isnan(slope_var)
-    slope[has_slope] = textbook_fraction(slope_var[has_slope], v["slope"])
+    has_slope = v["slope"].notna().to_numpy()
+    slope[has_slope] = textbook_fraction(v["slope"][has_slope], fit.variance["slope"])
     table["slope"] = slope
     return table
 
@@ -165,23 +277,83 @@ def estimation_error(fit, data, truth):
     -------
     pandas.DataFrame
         Index ``no pooling, complete pooling, partial pooling``; columns
-        ``intercept, slope``.  Clusters without a least-squares slope count only
-        towards the intercept error of no pooling.
+        ``intercept, slope``.  Every method's slope error is taken over the same
+        clusters, those with a least-squares slope of their own.
     """
     c = fit.clusters.merge(truth, on="cluster")
     design = np.column_stack([np.ones(len(data)), data["x"].to_numpy()])
     pooled = np.linalg.lstsq(design, data["y"].to_numpy(), rcond=None)[0]
+    has_slope = c["ols_slope"].notna().to_numpy()
 
-    def rmse(estimate, true):
-        error = np.asarray(estimate, float) - np.asarray(true, float)
-        return float(np.sqrt(np.nanmean(error ** 2)))
+    def rmse(estimate, true, rows=slice(None)):
+        error = np.asarray(estimate, float)[rows] - np.asarray(true, float)[rows]
+        return float(np.sqrt(np.mean(error ** 2)))
 
     rows = {
         "no pooling": (rmse(c["ols_intercept"], c["intercept"]),
-                       rmse(c["ols_slope"], c["slope"])),
+                       rmse(c["ols_slope"], c["slope"], has_slope)),
         "complete pooling": (rmse(np.full(len(c), pooled[0]), c["intercept"]),
-                             rmse(np.full(len(c), pooled[1]), c["slope"])),
+                             rmse(np.full(len(c), pooled[1]), c["slope"], has_slope)),
         "partial pooling": (rmse(c["mixed_intercept"], c["intercept"]),
-                            rmse(c["mixed_slope"], c["slope"])),
+                            rmse(c["mixed_slope"], c["slope"], has_slope)),
     }
     return pd.DataFrame(rows, index=["intercept", "slope"]).T
+
+
+def cluster_errors(fit, truth, settings):
+    """Each cluster's estimation errors under no and partial pooling, and how extreme it is.
+
+    Parameters
+    ----------
+    fit : shrinkage.MixedFit
+    truth : pandas.DataFrame
+        ``cluster, intercept, slope``: the true values, from
+        ``simulate(settings, with_truth=True)``.
+    settings : shrinkage.Settings
+        The settings the data were drawn with, for the true average and spread.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cluster: ``cluster, n``; ``extremity_intercept`` and
+        ``extremity_slope``, how far the true effect lies from the population
+        average in true standard deviations; and the errors (estimate minus truth)
+        ``none_intercept, partial_intercept, none_slope, partial_slope``.  The
+        no-pooling slope error is missing for clusters without a slope of their own.
+    """
+    c = fit.clusters.merge(truth, on="cluster")
+    table = c[["cluster", "n"]].copy()
+    for part, average, sd in (("intercept", settings.intercept, settings.sd_int),
+                              ("slope", settings.beta, settings.sd_slope)):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table[f"extremity_{part}"] = (c[part] - average).abs() / sd
+    for part in ("intercept", "slope"):
+        table[f"none_{part}"] = c[f"ols_{part}"] - c[part]
+        table[f"partial_{part}"] = c[f"mixed_{part}"] - c[part]
+    return table
+
+
+def break_even_extremity(sampling_variance, tau2):
+    """How extreme a true effect must be for partial pooling to estimate it worse.
+
+    With the textbook fraction ``f = v / (tau2 + v)``, an effect ``u`` from the
+    average is estimated with expected squared error ``(1 - f)**2 v + f**2 u**2``
+    under partial pooling against ``v`` under no pooling.  Partial pooling is worse
+    when ``u**2 > 2 tau2 + v``: beyond ``sqrt(2 + v / tau2)`` standard deviations.
+
+    Parameters
+    ----------
+    sampling_variance : float
+        ``v``, the sampling variance of a cluster's own estimate (> 0).
+    tau2 : float
+        The between-cluster variance (> 0).
+
+    Returns
+    -------
+    float
+        The break-even distance in between-cluster standard deviations.
+    """
+    if not (sampling_variance > 0 and tau2 > 0):
+        raise ValueError(f"sampling_variance and tau2 must be > 0, got "
+                         f"{sampling_variance!r} and {tau2!r}")
+    return math.sqrt(2.0 + sampling_variance / tau2)

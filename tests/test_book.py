@@ -114,7 +114,7 @@ def test_math_is_rendered_to_mathml(site):
     assert "mathjax.js" not in html.lower() and "tex-chtml" not in html.lower()
 
 
-@pytest.mark.parametrize("page", ["book/model", "book/baseline", "book/beyond"])
+@pytest.mark.parametrize("page", ["book/model", "book/baseline", "book/does_it_pay"])
 def test_notebooks_download_with_outputs(site, page):
     notebook = json.loads((site / "_sources" / f"{page}.ipynb").read_text())
     outputs = [o for cell in notebook["cells"] if cell["cell_type"] == "code"
@@ -169,13 +169,27 @@ def test_page_has_a_description_alt_texts_and_no_empty_header_cells(site, page):
     assert "fontawesome" not in head.replace("fontawesome.com", "")
 
 
-def test_beyond_chapter_has_its_figures_and_table(site):
-    html = read(site, "book/beyond")
-    for name in ("fig-fraction-vs-textbook", "fig-ellipses", "fig-estimation-error",
-                 "fig-error-ratios"):
+def test_how_far_chapter_has_its_figures_and_corrections(site):
+    html = read(site, "book/how_far")
+    for name in ("fig-fraction-vs-textbook", "fig-coupling", "fig-fraction-vs-distance",
+                 "fig-ellipses"):
+        assert f'id="{name}"' in html
+    text = page_text(html)
+    assert "This corrects the article" in text
+    assert re.search(r"With days centred, the largest gap with the covariance set to zero is "
+                     r"\d(\.\d)?e-\d+: rounding error", text)
+    assert "nan" not in text.split()
+
+
+def test_does_it_pay_chapter_has_its_figures_and_says_who_pays(site):
+    html = read(site, "book/does_it_pay")
+    for name in ("fig-estimation-error", "fig-error-by-extremity", "fig-error-ratios"):
         assert f'id="{name}"' in html
     text = page_text(html)
     assert "partial pooling" in text and "complete pooling" in text
+    assert re.search(r"partial pooling's mean squared error is [\d.]+ against [\d.]+ for no "
+                     r"pooling: worse", text)
+    assert "No pooling has the very same errors in baseline, more variance and more slope variance" in text
 
 
 def executable_chapters():
@@ -265,12 +279,12 @@ def test_baseline_prose_quotes_lme4s_numbers(site):
         assert phrase in text, phrase
 
 
-def test_beyond_reports_the_study(site):
-    text = page_text(read(site, "book/beyond"))
+def test_does_it_pay_reports_the_study(site):
+    text = page_text(read(site, "book/does_it_pay"))
     assert "repeats every scenario 200 times" in text
     assert re.search(r"Partial pooling wins every replicate in \d+ of the 24 comparisons", text)
     assert re.search(r"Singular fits are most frequent in few obs, where \d+% of the", text)
-    assert "fig-error-ratios" in read(site, "book/beyond")
+    assert "fig-error-ratios" in read(site, "book/does_it_pay")
 
 
 def test_every_repository_link_comes_from_the_one_setting(site):

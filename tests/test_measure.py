@@ -19,7 +19,15 @@ from shrinkage import (
     textbook_fraction,
     textbook_fractions,
 )
-from shrinkage.fit import MixedFit
+from shrinkage.data import centre_within_clusters
+from shrinkage.fit import MixedFit, no_pooling
+from shrinkage.measure import (
+    break_even_extremity,
+    cluster_errors,
+    path_angles,
+    pooling_matrices,
+    sampling_variances,
+)
 
 REFERENCE = Path(__file__).parent / "reference"
 
@@ -52,18 +60,92 @@ def test_textbook_fraction_by_hand():
         textbook_fraction(3, -1.0)
 
 
-def test_textbook_fractions_use_each_clusters_design():
+def hand_fit(data, variance):
+    """A stand-in fit: the data's columns and own lines, with the given variances."""
     from types import SimpleNamespace
 
+    from shrinkage.fit import Columns
+
+    return SimpleNamespace(columns=Columns.from_frame(data), clusters=no_pooling(data),
+                           variance=variance, model="slope",
+                           fixed_effects=pd.DataFrame({"estimate": [0.0, 0.0]}))
+
+
+def test_textbook_fractions_use_each_clusters_design():
     # Cluster 1: x = -1, 0, 1 (xbar 0, S_xx 2); cluster 2: x = 1, 2, 3 (xbar 2, S_xx 2).
-    data = pd.DataFrame({"y": [0.0] * 6, "x": [-1, 0, 1, 1, 2, 3], "cluster": [1, 1, 1, 2, 2, 2]})
-    fit = SimpleNamespace(names={"y": "y", "x": "x", "cluster": "cluster"},
-                          variance={"residual": 2.0, "intercept": 1.0, "slope": 0.5})
-    table = textbook_fractions(fit, data)
+    data = pd.DataFrame({"y": [0.0, 1, 0, 2, 0, 1], "x": [-1, 0, 1, 1, 2, 3],
+                         "cluster": [1, 1, 1, 2, 2, 2]})
+    fit = hand_fit(data, {"residual": 2.0, "intercept": 1.0, "slope": 0.5})
+    table = textbook_fractions(fit)
     # slope: v = 2 / 2 = 1, fraction 1 / (0.5 + 1) = 2/3 for both clusters.
     np.testing.assert_allclose(table["slope"], [2 / 3, 2 / 3])
     # intercept: v = 2 (1/3 + xbar^2 / 2): 2/3 -> 0.4; 2 (1/3 + 2) = 14/3 -> 14/17.
     np.testing.assert_allclose(table["intercept"], [(2 / 3) / (5 / 3), (14 / 3) / (17 / 3)])
+    np.testing.assert_allclose(sampling_variances(fit)["intercept"], [2 / 3, 14 / 3])
+
+
+def test_pooling_matrices_reproduce_lme4s_cluster_estimates():
+    # R: coef(lmer(y ~ x + (x | cluster), d)) against lmList's lines, fixef and VarCorr:
+    # mixed = own - M (own - fixef), M = sigma2 (Sigma X'X + sigma2 I)^-1, for lme4's numbers.
+    ref = json.loads((REFERENCE / "baseline.json").read_text())
+    data = pd.read_csv(REFERENCE / "baseline.csv")
+    v = ref["variance"]
+    fit = hand_fit(data, v)
+    fixed = np.array([ref["fixed_effects"]["Intercept"]["estimate"],
+                      ref["fixed_effects"]["x"]["estimate"]])
+    clusters = pd.DataFrame(ref["clusters"])
+    own = clusters[["ols_intercept", "ols_slope"]].to_numpy()
+    mixed = own - np.einsum("gij,gj->gi", pooling_matrices(fit), own - fixed)
+    np.testing.assert_allclose(mixed, clusters[["mixed_intercept", "mixed_slope"]], atol=1e-6)
+
+
+def test_pooling_matrices_by_hand():
+    # One cluster, x = 1, 2, 3: X'X = [[3, 6], [6, 14]]; Sigma = diag(1, 0.5), sigma2 = 2.
+    # Sigma X'X + 2 I = [[5, 6], [3, 9]], inverse [[9, -6], [-3, 5]] / 27, times 2.
+    data = pd.DataFrame({"y": [0.0, 1, 3], "x": [1.0, 2, 3], "cluster": ["a"] * 3})
+    fit = hand_fit(data, {"residual": 2.0, "intercept": 1.0, "slope": 0.5, "covariance": 0.0})
+    expected = 2 * np.array([[9, -6], [-3, 5]]) / 27
+    np.testing.assert_allclose(pooling_matrices(fit, "zero")[0], expected)
+    np.testing.assert_allclose(pooling_matrices(fit)[0], expected)
+    # Centred (x = -1, 0, 1): X'X = diag(3, 2), M = diag(2 / 5, 2 / 3): the textbook fractions.
+    centred = hand_fit(centre_within_clusters(data), fit.variance)
+    np.testing.assert_allclose(pooling_matrices(centred)[0], np.diag([2 / 5, 2 / 3]))
+    with pytest.raises(ValueError, match="covariance must be one of"):
+        pooling_matrices(fit, "none")
+
+
+def test_path_angles_by_hand():
+    from types import SimpleNamespace
+
+    # Own estimates (2, 0) and (0, 2) around (0, 0) (spread 1 on both axes); mixed (1, 1)
+    # and (0, 1): the first turns 45 degrees from the straight line, the second not at all.
+    clusters = pd.DataFrame({"cluster": ["a", "b"], "n": [3, 3], "ols_intercept": [2.0, 0.0],
+                             "ols_slope": [0.0, 2.0], "mixed_intercept": [1.0, 0.0],
+                             "mixed_slope": [1.0, 1.0]})
+    fit = SimpleNamespace(clusters=clusters, fixed_effects=pd.DataFrame({"estimate": [0.0, 0.0]}))
+    np.testing.assert_allclose(path_angles(fit), [45.0, 0.0], atol=1e-12)
+
+
+def test_cluster_errors_and_break_even_by_hand():
+    from types import SimpleNamespace
+
+    from shrinkage import Settings
+
+    clusters = pd.DataFrame({"cluster": [1, 2], "n": [3, 1], "ols_intercept": [2.0, 0.5],
+                             "ols_slope": [1.0, np.nan], "mixed_intercept": [1.5, 0.8],
+                             "mixed_slope": [0.8, 0.6]})
+    truth = pd.DataFrame({"cluster": [1, 2], "intercept": [2.0, 1.0], "slope": [0.5, 0.5]})
+    table = cluster_errors(SimpleNamespace(clusters=clusters), truth, Settings())
+    # Settings(): intercept 1 with sd 0.5, slope 0.5 with sd 0.25.
+    np.testing.assert_allclose(table["extremity_intercept"], [2.0, 0.0])
+    np.testing.assert_allclose(table["none_intercept"], [0.0, -0.5])
+    np.testing.assert_allclose(table["partial_intercept"], [-0.5, -0.2])
+    np.testing.assert_allclose(table["partial_slope"], [0.3, 0.1])
+    assert np.isnan(table["none_slope"][1])
+    # v = tau2: f = 1/2, expected errors v/4 + u^2/4 against v: equal at u^2 = 3 v.
+    assert break_even_extremity(1.0, 1.0) == pytest.approx(math.sqrt(3))
+    with pytest.raises(ValueError, match="tau2 must be > 0"):
+        break_even_extremity(1.0, 0.0)
 
 
 def test_ellipse_has_the_right_radius_and_coverage(baseline):
@@ -97,6 +179,25 @@ def test_estimation_error_by_hand():
     assert table.loc["no pooling"].tolist() == pytest.approx([1.0, 1.0])
     assert table.loc["partial pooling"].tolist() == pytest.approx([0.5, 0.5])
     assert table.loc["complete pooling"].tolist() == pytest.approx([0.0, 0.0], abs=1e-12)
+
+
+def test_slope_errors_cover_the_same_clusters_for_every_method():
+    # Cluster 3 has one observation and no slope of its own: its mixed slope (off by 3)
+    # must not enter partial pooling's slope error when no pooling's leaves it out.
+    clusters = pd.DataFrame({"cluster": [1, 2, 3], "n": [2, 2, 1],
+                             "ols_intercept": [1.0, 3.0, 2.0], "ols_slope": [0.0, 2.0, np.nan],
+                             "mixed_intercept": [1.5, 2.5, 2.0], "mixed_slope": [0.5, 1.5, 4.0]})
+    fit = MixedFit(nobs=5, ngroups=3, criterion=0.0, theta=np.zeros(3), singular=True,
+                   optimality=0.0, fixed_effects=None, variance={},
+                   scaled_residual_quantiles=np.zeros(5), clusters=clusters)
+    data = pd.DataFrame({"cluster": [1, 1, 2, 2, 3], "x": [-1.0, 1.0, -1.0, 1.0, 0.0],
+                         "y": [1.0, 3.0, 1.0, 3.0, 2.0]})
+    truth = pd.DataFrame({"cluster": [1, 2, 3], "intercept": [2.0] * 3, "slope": [1.0] * 3})
+    table = estimation_error(fit, data, truth)
+    assert table.loc["partial pooling", "slope"] == pytest.approx(0.5)
+    assert table.loc["no pooling", "slope"] == pytest.approx(1.0)
+    # Intercepts: every cluster; partial pooling's errors 0.5, 0.5, 0.
+    assert table.loc["partial pooling", "intercept"] == pytest.approx(np.sqrt(0.5 / 3))
 
 
 def test_partial_pooling_wins_with_few_observations():

@@ -111,7 +111,7 @@
       ["Fitted intercept SD", f.sd_int.toFixed(3)], ["Fitted slope SD", f.sd_slope.toFixed(3)],
       ["Fitted correlation", f.correlation === null ? "none" : f.correlation.toFixed(2)],
       ["Fitted residual SD", f.sigma.toFixed(3)],
-      ["Singular fit", f.singular ? "yes" : "no"]];
+      ["Singular fit (a variance at 0 or correlation \u00b11)", f.singular ? "yes" : "no"]];
     numbers.innerHTML = "";
     rows.forEach(function (r) {
       var dt = document.createElement("dt"), dd = document.createElement("dd");

@@ -1,0 +1,195 @@
+"""The book's statements about the mechanism, each computed over 50 draws.
+
+Every test names the chapter sentence it guards.  A statement about why clusters
+move, who gains and who pays, must hold across seeds, not only for seed 888 that
+the chapters show; each test fails if its statement is false.
+"""
+from dataclasses import replace
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import shrinkage as sk
+from shrinkage.data import centre_within_clusters
+from shrinkage.measure import (
+    break_even_extremity,
+    cluster_errors,
+    share_outside_ellipse,
+    shrinkage_fraction,
+    textbook_fractions,
+)
+
+SEEDS = range(1, 51)
+BALANCED = ("baseline", "more_variance", "more_slope_variance", "many_obs")
+
+
+@lru_cache(maxsize=None)
+def draws(name):
+    """(settings, data, truth, fit) for the seeds 1 to 50 of a scenario."""
+    result = []
+    for seed in SEEDS:
+        settings = replace(sk.SCENARIOS[name], seed=seed)
+        data, truth = sk.simulate(settings, with_truth=True)
+        result.append((settings, data, truth, sk.fit_models(data)))
+    return result
+
+
+def spearman(a, b):
+    return pd.Series(np.asarray(a, float)).corr(pd.Series(np.asarray(b, float)), method="spearman")
+
+
+def median_gap(observed, predicted):
+    return float((observed[["intercept", "slope"]] - predicted[["intercept", "slope"]])
+                 .abs().median().max())
+
+
+@pytest.mark.parametrize("name", BALANCED)
+def test_the_fraction_moved_does_not_grow_with_the_distance(name):
+    # how_far: "how far out a cluster starts does not set the fraction it moves; it sets
+    # the distance" (also intro, baseline, summary).
+    fraction_rank, distance_rank = [], []
+    for _, _, _, fit in draws(name):
+        c, average = fit.clusters, fit.fixed_effects["estimate"].iloc[0]
+        distance = (c["ols_intercept"] - average).abs()
+        fraction_rank.append(spearman(shrinkage_fraction(fit)["intercept"], distance))
+        distance_rank.append(spearman((c["ols_intercept"] - c["mixed_intercept"]).abs(), distance))
+    assert abs(np.mean(fraction_rank)) < 0.1
+    assert np.mean(distance_rank) > 0.75 and min(distance_rank) > 0.5
+
+
+@pytest.mark.parametrize("name", ["few_obs", "unbalanced"])
+def test_where_designs_differ_far_clusters_are_the_noisy_ones(name):
+    # how_far: "where clusters differ in their designs, the noisier ones start farther out
+    # and move a larger fraction: precision, not extremity".
+    by_design, by_distance = [], []
+    for *_, fit in draws(name):
+        c, average = fit.clusters, fit.fixed_effects["estimate"].iloc[0]
+        distance = (c["ols_intercept"] - average).abs()
+        predicted = textbook_fractions(fit)["intercept"]
+        by_design.append(spearman(predicted, distance))
+        by_distance.append(spearman(shrinkage_fraction(fit)["intercept"], distance))
+    assert np.mean(by_design) > 0.03 and np.mean(np.array(by_design) > 0) >= 0.7
+    assert np.mean(by_distance) > 0.03
+
+
+def test_the_design_couples_intercept_and_slope_without_any_covariance():
+    # how_far: "setting the fitted covariance to zero leaves most of the scatter around the
+    # textbook prediction": the design, not the fitted correlation, causes most of it.
+    ratios = []
+    for *_, fit in draws("baseline"):
+        predicted = textbook_fractions(fit)
+        ratios.append(median_gap(shrinkage_fraction(fit, "zero"), predicted)
+                      / median_gap(shrinkage_fraction(fit), predicted))
+    assert np.median(ratios) > 0.7 and np.mean(np.array(ratios) > 0.5) >= 0.9
+
+
+@pytest.mark.parametrize("name", ["baseline", "few_obs", "unbalanced"])
+def test_centring_x_within_clusters_removes_the_coupling(name):
+    # how_far: "with x centred in every cluster and the covariance set to zero, every
+    # cluster moves exactly its textbook fraction".
+    for _, data, _, _ in draws(name)[:20]:
+        centred = centre_within_clusters(data)
+        fit = sk.fit_models(centred)
+        predicted = textbook_fractions(fit)
+        zero = shrinkage_fraction(fit, "zero")
+        gap = (zero[["intercept", "slope"]] - predicted[["intercept", "slope"]]).abs()
+        assert np.nanmax(gap.to_numpy()) < 1e-9
+    # ... and without centring the same data do not.
+    uncentred = draws(name)[0][3]
+    assert median_gap(shrinkage_fraction(uncentred, "zero"),
+                      textbook_fractions(uncentred)) > 0.01
+
+
+@pytest.mark.parametrize("name", sorted(sk.SCENARIOS))
+def test_partial_pooling_lowers_the_error_averaged_over_clusters(name):
+    # does_it_pay: "averaged over the clusters, partial pooling's error is lower".
+    errors = pd.concat([cluster_errors(fit, truth, s) for s, _, truth, fit in draws(name)])
+    for part in ("intercept", "slope"):
+        both = errors.dropna(subset=[f"none_{part}"])
+        assert (both[f"partial_{part}"] ** 2).mean() < (both[f"none_{part}"] ** 2).mean()
+
+
+@pytest.mark.parametrize("name", sorted(sk.SCENARIOS))
+def test_clusters_beyond_the_break_even_pay_for_the_others(name):
+    # does_it_pay: "a cluster whose true intercept lies more than sqrt(2 + v / tau^2)
+    # standard deviations from the average is estimated worse by partial pooling; the
+    # clusters inside gain".
+    rows = []
+    for s, _, truth, fit in draws(name):
+        errors = cluster_errors(fit, truth, s)
+        cols = fit.columns
+        n = np.bincount(cols.codes)
+        xbar = np.bincount(cols.codes, cols.x) / n
+        sxx = np.bincount(cols.codes, cols.x ** 2) - n * xbar ** 2
+        v = s.sigma ** 2 * (1 / n + np.divide(xbar ** 2, sxx, out=np.full(len(n), np.inf),
+                                              where=sxx > 0))
+        limit = [break_even_extremity(vi, s.sd_int ** 2) for vi in v]
+        errors["beyond"] = errors["extremity_intercept"].to_numpy() > np.array(limit)
+        rows.append(errors)
+    errors = pd.concat(rows)
+    mse = errors.groupby("beyond")[["none_intercept", "partial_intercept"]].apply(
+        lambda e: (e ** 2).mean())
+    assert mse.loc[True, "partial_intercept"] > mse.loc[True, "none_intercept"]
+    assert mse.loc[False, "partial_intercept"] < mse.loc[False, "none_intercept"]
+    assert errors["beyond"].sum() >= 100
+
+
+@pytest.mark.parametrize("name", sorted(sk.SCENARIOS))
+def test_a_large_minority_of_clusters_is_estimated_worse(name):
+    # does_it_pay: "a large minority of clusters, a quarter to a half, is estimated worse".
+    from shrinkage.verdicts import share_worse
+
+    shares = [share_worse(cluster_errors(fit, truth, s), "intercept")
+              for s, _, truth, fit in draws(name)]
+    assert 0.25 <= np.mean(shares) <= 0.5
+
+
+def test_singular_fits_are_most_frequent_with_three_observations():
+    # does_it_pay: "singular fits are most frequent with three observations per cluster,
+    # where about a fifth of the fits end on the boundary".
+    shares = {name: np.mean([fit.singular for *_, fit in draws(name)]) for name in sk.SCENARIOS}
+    others = max(share for name, share in shares.items() if name != "few_obs")
+    assert shares["few_obs"] > others and 0.1 <= shares["few_obs"] <= 0.35
+
+
+def test_smaller_clusters_move_further():
+    # unbalanced: "the clusters smaller than the median size move further than the larger ones".
+    ahead = {"intercept": [], "slope": []}
+    for _, _, _, fit in draws("unbalanced"):
+        fractions = shrinkage_fraction(fit)
+        median = fractions["n"].median()
+        small, large = fractions[fractions["n"] < median], fractions[fractions["n"] > median]
+        for part in ahead:
+            ahead[part].append(small[part].median() > large[part].median())
+    assert np.mean(ahead["intercept"]) >= 0.95 and np.mean(ahead["slope"]) >= 0.95
+
+
+@pytest.mark.parametrize("name", sorted(sk.SCENARIOS))
+def test_own_estimates_fall_outside_the_contour_more_often_than_mixed_ones(name):
+    # how_far: "the own estimates spread wider than the contours; the mixed estimates end
+    # inside them".
+    for _, _, _, fit in draws(name):
+        shares = share_outside_ellipse(fit, 0.99)
+        assert shares["own"] >= shares["mixed"]
+        assert shares["mixed"] <= 0.05
+
+
+def test_more_data_or_more_variance_means_less_shrinkage():
+    # how_far: "more data per cluster, or more variance between clusters, means less shrinkage".
+    def median_fraction(name, part):
+        return np.array([shrinkage_fraction(fit)[part].median() for *_, fit in draws(name)])
+
+    for part in ("intercept", "slope"):
+        few, base, many = (median_fraction(n, part) for n in ("few_obs", "baseline", "many_obs"))
+        assert np.mean((few > base) & (base > many)) >= 0.95
+        assert np.mean(median_fraction("more_variance", part) < base) >= 0.95
+
+
+def test_with_more_slope_variance_intercepts_move_further_than_slopes():
+    # more_slope_variance: "we expect strong shrinkage of the intercepts and weak shrinkage
+    # of the slopes"; "the picture turns on its side".
+    for *_, fit in draws("more_slope_variance"):
+        medians = shrinkage_fraction(fit)[["intercept", "slope"]].median()
+        assert medians["intercept"] > medians["slope"] + 0.2
