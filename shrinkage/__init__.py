@@ -4,9 +4,10 @@ The modules follow the book's flow, each using only the ones before it:
 ``rng`` and ``data`` (simulate the article's data; ``csvfile`` reads a user's file)
 -> ``fit`` (no-pooling and mixed-model estimates) -> ``report``, ``measure`` and
 ``verdicts`` (lme4-style output, how much shrinkage and whether it pays, the prose's
-draw-dependent words) -> ``study`` (the same over many seeds) -> ``animate`` (the
-shrinkage figure and animation) -> ``figures`` (the comparisons across scenarios).
-``output`` writes every file all-or-none.
+draw-dependent words) and ``predict`` (uncertainty and prediction) -> ``study`` (the
+same over many seeds) -> ``animate`` (the shrinkage figure and animation) ->
+``figures`` (the comparisons across scenarios).  ``output`` writes every file
+all-or-none.
 """
 from .animate import plot_shrinkage, render_files, shrinkage_paths
 from .csvfile import read_columns

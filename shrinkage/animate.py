@@ -209,6 +209,7 @@ def _decorate(fig, ax, paths, legend=True, text_size=None):
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     own_figure = _owns_layout(fig, ax)
+    beside = []  # what stands right of the axes in a figure of our own
     if legend:
         # A figure legend stays out of the animated axes, so it is drawn once for all
         # frames; in an axes of the caller's, the legend goes beside that axes instead.
@@ -216,20 +217,44 @@ def _decorate(fig, ax, paths, legend=True, text_size=None):
                  if own_figure else
                  dict(loc="upper left", bbox_to_anchor=(1.02, 1.0),
                       bbox_transform=ax.transAxes, borderaxespad=0))
-        add_legend(fig, with_singletons=not paths.own_slope.all(), n_range=paths.n_range,
-                   fontsize=text_size, title_fontsize=text_size, **place)
+        beside.append(add_legend(fig, with_singletons=not paths.own_slope.all(),
+                                 n_range=paths.n_range, fontsize=text_size,
+                                 title_fontsize=text_size, **place))
     note = paths.outside_note()
     if note:
         small = None if text_size is None else 0.8 * text_size
         if own_figure:
-            fig.text(_MARGINS["right"] + 0.02, 0.03, note, fontsize=small, color="0.3",
-                     va="bottom")
+            beside.append(fig.text(_MARGINS["right"] + 0.02, 0.03, note, fontsize=small,
+                                   color="0.3", va="bottom"))
         else:
             ax.text(0.99, 0.99, note, transform=ax.transAxes, ha="right", va="top",
                     fontsize=small, color="0.3", zorder=6,
                     bbox=dict(facecolor=BACKGROUND, edgecolor="none", alpha=0.8))
     if own_figure:
         _make_room_for_labels(fig, ax)
+        _keep_inside(fig, ax, beside)
+
+
+def _keep_inside(fig, ax, artists):
+    """Narrow the axes and move ``artists`` left when they would run off the figure's right."""
+    get_renderer = getattr(fig.canvas, "get_renderer", None)
+    if get_renderer is None or not artists:
+        return
+    width = fig.dpi * fig.get_figwidth()
+    pad = 4.0  # pixels
+    overflow = max(a.get_window_extent(get_renderer()).x1 for a in artists) - (width - pad)
+    if overflow <= 0:
+        return
+    shift = overflow / width
+    fig.subplots_adjust(right=ax.get_position().x1 - shift)
+    for artist in artists:
+        if hasattr(artist, "set_bbox_to_anchor"):  # the legend
+            anchor = artist.get_bbox_to_anchor().transformed(fig.transFigure.inverted())
+            artist.set_bbox_to_anchor((anchor.x0 - shift, anchor.y0 + anchor.height / 2),
+                                      transform=fig.transFigure)
+        else:
+            x, y = artist.get_position()
+            artist.set_x(x - shift)
 
 
 def _owns_layout(fig, ax):

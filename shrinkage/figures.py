@@ -227,3 +227,118 @@ def plot_error_by_extremity(errors, break_even, bins=(0, 0.5, 1, 1.5, 2, 2.5, 3,
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside upper center", ncols=2, frameon=False)
     return fig
+
+
+def plot_cluster_lines(fit, data, clusters=None, columns=3):
+    """Each cluster's data with its own line, the complete-pooling line and the mixed line.
+
+    Parameters
+    ----------
+    fit : shrinkage.MixedFit
+    data : pandas.DataFrame
+        The data ``fit`` was fitted to.
+    clusters : list, optional
+        The clusters to draw, one panel each, in this order (default: all, as in
+        ``fit.clusters``).
+    columns : int, default 3
+        Panels per row.
+    """
+    import matplotlib.pyplot as plt
+
+    x_name, y_name, c_name = fit.names["x"], fit.names["y"], fit.names["cluster"]
+    table = fit.clusters.set_index("cluster")
+    chosen = list(table.index if clusters is None else clusters)
+    design = np.column_stack([np.ones(len(data)), data[x_name].to_numpy(float)])
+    pooled = np.linalg.lstsq(design, data[y_name].to_numpy(float), rcond=None)[0]
+    grid = np.linspace(data[x_name].min(), data[x_name].max(), 2)
+    rows = -(-len(chosen) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(_WIDTH, 1.55 * rows + 0.6), sharex=True,
+                             sharey=True, facecolor=BACKGROUND, layout="constrained")
+    axes = np.atleast_1d(axes).ravel()
+    for ax, label in zip(axes, chosen):
+        ax.set_facecolor(BACKGROUND)
+        rows_of = data[data[c_name] == label]
+        ax.scatter(rows_of[x_name], rows_of[y_name], s=8, color="0.35", zorder=3)
+        ax.plot(grid, pooled[0] + pooled[1] * grid, color="0.6", lw=1.2, label="complete pooling")
+        own = table.loc[label]
+        if np.isfinite(own["ols_slope"]):
+            ax.plot(grid, own["ols_intercept"] + own["ols_slope"] * grid, color=BY_CLUSTER_COLOUR,
+                    lw=1.4, ls="--", label="no pooling (own line)")
+        ax.plot(grid, own["mixed_intercept"] + own["mixed_slope"] * grid, color=MIXED_COLOUR,
+                lw=1.6, label="partial pooling (mixed)")
+        ax.set_title(str(label), fontsize=9, pad=2)
+        ax.tick_params(labelsize=8)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    for ax in axes[len(chosen):]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    with_own = next((ax for ax in axes[:len(chosen)]
+                     if len(ax.get_legend_handles_labels()[0]) == 3), axes[0])
+    handles, labels = with_own.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=3, frameon=False, fontsize=8)
+    fig.supxlabel(str(x_name), fontsize=10)
+    fig.supylabel(str(y_name), fontsize=10)
+    return fig
+
+
+def plot_estimates_by_size(fit, level=0.95):
+    """No-pooling and partial-pooling estimates, with intervals, against cluster size.
+
+    Two panels, intercepts and slopes; cluster size on a log axis (each cluster
+    nudged sideways a little so that clusters of the same size do not overlap), the
+    fixed effect as a line.  The view holds every estimate; longer intervals run off
+    its edges.  No-pooling intervals use each cluster's own sampling
+    variance with the fitted residual variance; partial-pooling intervals are
+    :func:`shrinkage.predict.cluster_intervals`.
+    """
+    from statistics import NormalDist
+
+    from .measure import sampling_variances
+    from .predict import cluster_intervals
+
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    own_var = sampling_variances(fit)
+    mixed = cluster_intervals(fit, level)
+    c = fit.clusters
+    n = c["n"].to_numpy(float)
+    rng = np.random.default_rng(0)  # the nudge only, the same on every build
+    nudge = np.exp(rng.uniform(-0.06, 0.06, len(n)))
+    fig, axes = _grid(2)
+    for ax, part in zip(axes, ("intercept", "slope")):
+        own = c[f"ols_{part}"].to_numpy(float)
+        own_se = np.sqrt(own_var[part].to_numpy(float))
+        has = np.isfinite(own)
+        ax.errorbar(n[has] * nudge[has] / 1.04, own[has], yerr=z * own_se[has], fmt="o", ms=3,
+                    color=BY_CLUSTER_COLOUR, elinewidth=0.7, alpha=0.8, label="no pooling")
+        ax.errorbar(n * nudge * 1.04, mixed[part], yerr=z * mixed[f"{part}_se"], fmt="o", ms=3,
+                    color=MIXED_COLOUR, elinewidth=0.7, alpha=0.8, label="partial pooling")
+        ax.axhline(fit.fixed_effects["estimate"].iloc[0 if part == "intercept" else 1],
+                   color="0.3", lw=0.8, ls="--")
+        # The view holds every estimate; an interval wider than that runs off the edge
+        # rather than flattening all the others.
+        values = np.concatenate([own[has], mixed[part].to_numpy(float)])
+        low, high = values.min(), values.max()
+        pad = 0.15 * (high - low) if high > low else 1.0
+        ax.set_ylim(low - pad, high + pad)
+        ax.set_xscale("log")
+        ticks = sorted(set(int(v) for v in n))
+        if len(ticks) > 8:
+            ticks = ticks[:: -(-len(ticks) // 8)]
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
+        ax.set_title(f"{part}s", fontsize=11)
+    fig.supxlabel("Observations in the cluster (log scale)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=2, frameon=False)
+    return fig
+
+
+def plot_paths_side_by_side(fits):
+    """Shrinkage plots of several fits side by side, each in the view of its own data."""
+    fig, axes = _grid(len(fits))
+    for ax, (title, fit) in zip(axes, fits.items()):
+        plot_shrinkage(fit, "data", ax=ax, legend=False, text_size=9)
+        ax.set_title(title, fontsize=10)
+    add_legend(fig, loc="outside lower center", ncols=3)
+    return fig

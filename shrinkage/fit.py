@@ -283,6 +283,9 @@ class MixedFit:
     method: str = "REML"
     # The data as fitted (rows with missing values left out), for refits and intervals.
     columns: Columns = field(default=None, repr=False, compare=False)
+    # The 2 x 2 covariance matrix of the fixed effects (lme4's vcov), conditional on the
+    # variance estimates; its diagonal gives fixed_effects' std_error.
+    fixed_covariance: np.ndarray = field(default=None, repr=False, compare=False)
 
     converged = True  # a fit that did not converge raises instead of existing
 
@@ -349,6 +352,16 @@ class MixedFit:
         from .intervals import conf_int
 
         return conf_int(self, level)
+
+    def predict(self, newdata, clusters=True, level=None):
+        """Predicted ``y`` for new rows; see :func:`shrinkage.predict.predict`.
+
+        lme4's ``predict(fit, newdata, allow.new.levels = TRUE)``, with
+        ``clusters=False`` its ``re.form = NA``; ``level`` adds prediction intervals.
+        """
+        from .predict import predict
+
+        return predict(self, newdata, clusters, level)
 
     def summary(self):
         """Return the fit laid out like R's ``summary(lmer(...))``."""
@@ -511,4 +524,4 @@ def _assemble(cols, sums, d_s, decrease, model="slope", method="REML"):
                   "correlation": corr, "residual": sigma2},
         scaled_residual_quantiles=np.quantile(resid / math.sqrt(sigma2), [0, .25, .5, .75, 1]),
         clusters=clusters, names=dict(cols.names), dropped=cols.dropped, model=model,
-        method=method, columns=cols)
+        method=method, columns=cols, fixed_covariance=cov_beta)

@@ -42,16 +42,22 @@ def pooling_matrices(fit, covariance="fitted"):
     if fit.model != "slope":
         raise ValueError(f"fit.model must be 'slope' (random intercepts and slopes), "
                          f"got {fit.model!r}")
-    cols, v = fit.columns, fit.variance
+    sigma = random_effects_covariance(fit)
+    if covariance == "zero":
+        sigma = np.diag(np.diag(sigma))
+    sigma2 = fit.variance["residual"]
+    return sigma2 * np.linalg.inv(sigma @ cluster_crossproducts(fit) + sigma2 * np.eye(2))
+
+
+def cluster_crossproducts(fit):
+    """Each cluster's ``X'X`` (``X`` a column of ones and its ``x``), shape ``(ngroups, 2, 2)``."""
+    cols = fit.columns
     groups = len(cols.labels)
     xtx = np.empty((groups, 2, 2))
     xtx[:, 0, 0] = np.bincount(cols.codes, minlength=groups)
     xtx[:, 0, 1] = xtx[:, 1, 0] = np.bincount(cols.codes, cols.x, groups)
     xtx[:, 1, 1] = np.bincount(cols.codes, cols.x * cols.x, groups)
-    off = v["covariance"] if covariance == "fitted" else 0.0
-    sigma = np.array([[v["intercept"], off], [off, v["slope"]]])
-    sigma2 = v["residual"]
-    return sigma2 * np.linalg.inv(sigma @ xtx + sigma2 * np.eye(2))
+    return xtx
 
 
 def shrinkage_fraction(fit, covariance="fitted"):
@@ -207,7 +213,8 @@ def textbook_fractions(fit):
     return table
 
 
-def _random_effects_covariance(fit):
+def random_effects_covariance(fit):
+    """The fitted 2 x 2 covariance matrix of the random intercepts and slopes."""
     v = fit.variance
     return np.array([[v["intercept"], v["covariance"]], [v["covariance"], v["slope"]]])
 
@@ -227,7 +234,7 @@ def random_effects_ellipse(fit, level, points=200):
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
-    values, vectors = np.linalg.eigh(_random_effects_covariance(fit))
+    values, vectors = np.linalg.eigh(random_effects_covariance(fit))
     root = vectors * np.sqrt(np.maximum(values, 0.0))
     radius = math.sqrt(-2.0 * math.log1p(-level))
     angle = np.linspace(0.0, 2.0 * np.pi, points)
@@ -249,7 +256,7 @@ def share_outside_ellipse(fit, level):
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
-    precision = np.linalg.pinv(_random_effects_covariance(fit))
+    precision = np.linalg.pinv(random_effects_covariance(fit))
     centre = fit.fixed_effects["estimate"].to_numpy()
     radius2 = -2.0 * math.log1p(-level)
     shares = {}

@@ -171,3 +171,15 @@ def share_worse(errors, part):
     """
     table = errors.dropna(subset=[f"none_{part}"])
     return float(np.mean(table[f"partial_{part}"].abs() > table[f"none_{part}"].abs()))
+
+
+# Errors closer than this share of each other are said to be about the same.
+SAME_ERROR = 0.01
+
+
+def compare_errors(error, other):
+    """``"3% lower than"``, ``"about the same as"`` or ``"2% higher than"``: ``error`` against ``other``."""
+    change = error / other - 1
+    if abs(change) < SAME_ERROR:
+        return "about the same as"
+    return f"{abs(change):.0%} {'lower' if change < 0 else 'higher'} than"

@@ -177,7 +177,7 @@ def test_how_far_chapter_has_its_figures_and_corrections(site):
     text = page_text(html)
     assert "This corrects the article" in text
     assert re.search(r"With days centred, the largest gap with the covariance set to zero is "
-                     r"\d(\.\d)?e-\d+: rounding error", text)
+                     r"\d(\.\d)?e-\d+ ?: rounding error", text)
     assert "nan" not in text.split()
 
 
@@ -187,7 +187,7 @@ def test_does_it_pay_chapter_has_its_figures_and_says_who_pays(site):
         assert f'id="{name}"' in html
     text = page_text(html)
     assert "partial pooling" in text and "complete pooling" in text
-    assert re.search(r"partial pooling's mean squared error is [\d.]+ against [\d.]+ for no "
+    assert re.search(r"partial pooling[’']s mean squared error is [\d.]+ against [\d.]+ for no "
                      r"pooling: worse", text)
     assert "No pooling has the very same errors in baseline, more variance and more slope variance" in text
 
@@ -356,3 +356,19 @@ def test_the_site_has_a_sitemap_robots_txt_404_page_and_png_icons(site):
             middle = icon.convert("RGB").getpixel((size // 2, size // 2))
             corner = icon.convert("RGB").getpixel((size // 2, 1))
             assert max(middle) < 100 and min(corner) > 240
+
+
+def test_sleepstudy_teaches_lines_size_uncertainty_and_prediction(site):
+    html = read(site, "book/sleepstudy")
+    for name in ("fig-sleepstudy-lines", "fig-sleepstudy-added", "fig-sleepstudy-by-size"):
+        assert f'id="{name}"' in html, name
+    text = page_text(html)
+    assert re.search(r"S902[’']s own slope of 60 ms a day becomes", text)
+    assert re.search(r"Left out a day at a time, partial pooling[’']s error is (\d+% (lower|higher) "
+                     r"than|about the same as) no pooling[’']s", text)
+    assert re.search(r"For S308 on day 9 the interval is \d+ ms wide; for a new person, \d+ ms", text)
+
+
+def test_unbalanced_and_how_far_show_size_and_centring(site):
+    assert 'id="fig-unbalanced-by-size"' in read(site, "book/unbalanced")
+    assert 'id="fig-centring-paths"' in read(site, "book/how_far")

@@ -193,3 +193,17 @@ def test_with_more_slope_variance_intercepts_move_further_than_slopes():
     for *_, fit in draws("more_slope_variance"):
         medians = shrinkage_fraction(fit)[["intercept", "slope"]].median()
         assert medians["intercept"] > medians["slope"] + 0.2
+
+
+def test_conditional_variance_is_below_the_own_sampling_variance():
+    # unbalanced: "the conditional variance of a cluster's random effect is always smaller
+    # than the sampling variance of its own estimate" (clusters with a line of their own:
+    # sigma2 (X'X + sigma2 Sigma^-1)^-1 <= sigma2 (X'X)^-1).
+    from shrinkage.measure import sampling_variances
+    from shrinkage.predict import random_effects
+
+    for *_, fit in draws("unbalanced"):
+        own, conditional = sampling_variances(fit), random_effects(fit)
+        has = own["slope"].notna()
+        assert (conditional["var_slope"][has] < own["slope"][has]).all()
+        assert (conditional["var_intercept"][has] < own["intercept"][has]).all()

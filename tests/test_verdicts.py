@@ -97,3 +97,10 @@ def test_share_worse_counts_clusters_with_a_larger_error():
     errors = pd.DataFrame({"none_intercept": [0.1, -0.5, 0.2, np.nan],
                            "partial_intercept": [0.2, 0.1, -0.3, 0.0]})
     assert verdicts.share_worse(errors, "intercept") == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("error, other, words", [(97.0, 100.0, "3% lower than"),
+                                                 (100.5, 100.0, "about the same as"),
+                                                 (110.0, 100.0, "10% higher than")])
+def test_compare_errors(error, other, words):
+    assert verdicts.compare_errors(error, other) == words

@@ -1,0 +1,237 @@
+"""Uncertainty and prediction: conditional variances, cluster intervals, predictions.
+
+Given a fit, every cluster's random effect has a conditional distribution given the
+data (lme4's ``ranef(fit, condVar = TRUE)``), and every new row a prediction: from
+its cluster's line if the cluster was fitted, from the population line if not
+(lme4's ``predict(fit, newdata, allow.new.levels = TRUE)``).  All of it is computed
+at the estimated variances, as lme4 does; the intervals add the uncertainty of the
+fixed effects the way ``arm::se.coef`` does, and are approximate for that reason.
+"""
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+from .fit import as_pandas
+from .measure import cluster_crossproducts, random_effects_covariance
+
+
+def random_effects(fit):
+    """Each cluster's random effects and their conditional covariance (lme4's condVar).
+
+    The conditional covariance of cluster ``j``'s random effects given the data, at
+    the estimated parameters, is ``sigma2 (Sigma X'X + sigma2 I)^-1 Sigma`` with
+    ``X`` the cluster's design (a column of ones and its ``x``), ``Sigma`` the
+    random-effects covariance and ``sigma2`` the residual variance: what
+    ``attr(ranef(fit, condVar = TRUE)$cluster, "postVar")`` holds.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cluster, n, intercept, slope`` (the predicted random effects, lme4's
+        ``ranef``), and ``var_intercept, var_slope, covariance``, their conditional
+        variances and covariance.
+    """
+    sigma = random_effects_covariance(fit)
+    sigma2 = fit.variance["residual"]
+    xtx = cluster_crossproducts(fit)
+    condvar = sigma2 * np.linalg.solve(sigma @ xtx + sigma2 * np.eye(2), sigma)
+    c = fit.clusters
+    fixed = fit.fixed_effects["estimate"].to_numpy()
+    table = c[["cluster", "n"]].copy()
+    table["intercept"] = c["mixed_intercept"].to_numpy() - fixed[0]
+    table["slope"] = c["mixed_slope"].to_numpy() - fixed[1]
+    table["var_intercept"] = condvar[:, 0, 0]
+    table["var_slope"] = condvar[:, 1, 1]
+    table["covariance"] = condvar[:, 0, 1]
+    return table
+
+
+def _z(level):
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    return NormalDist().inv_cdf(0.5 + level / 2)
+
+
+def cluster_intervals(fit, level=0.95):
+    """Intervals for each cluster's intercept and slope (fixed effect plus random effect).
+
+    The standard error of a cluster's coefficient combines that of the fixed effect
+    and the conditional standard deviation of the random effect,
+    ``sqrt(se_fixed**2 + condvar)``, as ``arm::se.coef`` does; the interval is the
+    estimate plus or minus the normal quantile times it.  It treats the variance
+    estimates as known and ignores the covariance of the two parts, so it is an
+    approximation, best where there are many clusters.
+
+    Parameters
+    ----------
+    fit : shrinkage.MixedFit
+    level : float, default 0.95
+        Coverage, in (0, 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cluster, n``, and for ``part`` in intercept and slope: ``part`` (the
+        cluster's mixed-model estimate), ``part_se``, ``part_lower``, ``part_upper``.
+    """
+    z = _z(level)
+    effects = random_effects(fit)
+    se_fixed = np.sqrt(np.diag(fit.fixed_covariance))
+    table = effects[["cluster", "n"]].copy()
+    for i, part in enumerate(("intercept", "slope")):
+        estimate = fit.clusters[f"mixed_{part}"].to_numpy()
+        se = np.sqrt(se_fixed[i] ** 2 + effects[f"var_{part}"].to_numpy())
+        table[part], table[f"{part}_se"] = estimate, se
+        table[f"{part}_lower"], table[f"{part}_upper"] = estimate - z * se, estimate + z * se
+    return table
+
+
+def predict(fit, newdata, clusters=True, level=None):
+    """Predicted ``y`` for new rows, from their cluster's line or the population's.
+
+    Parameters
+    ----------
+    fit : shrinkage.MixedFit
+    newdata : pandas.DataFrame
+        Columns named as in the fitted data: ``x``, and ``cluster`` unless
+        ``clusters`` is False.  Cluster labels are matched to the fitted labels as
+        they are; a label the fit has not seen is a new cluster.
+    clusters : bool, default True
+        Use each fitted cluster's own line (lme4's ``re.form = NULL``, with
+        ``allow.new.levels = TRUE``: new clusters get the population line), or the
+        population line for every row (``re.form = NA``).
+    level : float, optional
+        Also give a prediction interval for a new observation at this coverage: its
+        variance adds the fixed effects' uncertainty ``x' V_beta x``, for a cluster
+        used by the prediction its random effects' conditional variance (for a new
+        cluster, or with ``clusters=False``, their full variance ``z' Sigma z``) and
+        the residual variance.  The variances are taken as known.
+
+    Returns
+    -------
+    pandas.Series or pandas.DataFrame
+        The predictions, on ``newdata``'s index; with ``level``, a frame with columns
+        ``fit, lower, upper, se`` and ``new_cluster``.
+
+    Raises
+    ------
+    ValueError
+        If a needed column is missing or ``x`` is not numeric and finite.
+    """
+    newdata = as_pandas(newdata)
+    x_name, cluster_name = fit.names["x"], fit.names["cluster"]
+    needed = [x_name] + ([cluster_name] if clusters else [])
+    for name in needed:
+        if name not in newdata.columns:
+            raise ValueError(f"newdata: no column {name!r} (the fit's columns are "
+                             f"{fit.names['x']!r} and {fit.names['cluster']!r})")
+    x = pd.to_numeric(newdata[x_name], errors="coerce").to_numpy(float)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"newdata: column {x_name!r} must be numeric and finite")
+    fixed = fit.fixed_effects["estimate"].to_numpy()
+    design = np.column_stack([np.ones(len(x)), x])
+    position = (pd.Index(fit.clusters["cluster"]).get_indexer(newdata[cluster_name])
+                if clusters else np.full(len(x), -1))
+    known = position >= 0
+    coefficients = np.tile(fixed, (len(x), 1))
+    effects = random_effects(fit)
+    coefficients[known] += effects[["intercept", "slope"]].to_numpy()[position[known]]
+    prediction = np.einsum("ij,ij->i", design, coefficients)
+    if level is None:
+        return pd.Series(prediction, index=newdata.index, name="fit")
+
+    z = _z(level)
+    variance = np.einsum("ij,jk,ik->i", design, fit.fixed_covariance, design)
+    sigma = random_effects_covariance(fit)
+    random_part = np.einsum("ij,jk,ik->i", design, sigma, design)
+    condvar = np.zeros((len(x), 2, 2))
+    condvar[known, 0, 0] = effects["var_intercept"].to_numpy()[position[known]]
+    condvar[known, 1, 1] = effects["var_slope"].to_numpy()[position[known]]
+    condvar[known, 0, 1] = condvar[known, 1, 0] = effects["covariance"].to_numpy()[position[known]]
+    known_part = np.einsum("ij,ijk,ik->i", design, condvar, design)
+    variance = variance + np.where(known, known_part, random_part) + fit.variance["residual"]
+    se = np.sqrt(variance)
+    return pd.DataFrame({"fit": prediction, "lower": prediction - z * se,
+                         "upper": prediction + z * se, "se": se, "new_cluster": ~known},
+                        index=newdata.index)
+
+
+def fitted_values(fit):
+    """Each fitted row's value on its cluster's mixed-model line (lme4's ``fitted``).
+
+    Rows are those of the fitted data without missing values, in their order.
+    """
+    cols = fit.columns
+    c = fit.clusters
+    intercept = c["mixed_intercept"].to_numpy()[cols.codes]
+    slope = c["mixed_slope"].to_numpy()[cols.codes]
+    return intercept + slope * cols.x
+
+
+def residuals(fit):
+    """Each fitted row's ``y`` minus its fitted value (lme4's ``residuals``)."""
+    return fit.columns.y - fitted_values(fit)
+
+
+POOLINGS = ("no pooling", "complete pooling", "partial pooling")
+
+
+def holdout_predictions(data, folds, y="y", x="x", cluster="cluster"):
+    """Predict held-out rows by no, complete and partial pooling, each fitted on the rest.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    folds : array_like
+        One label per row: the rows sharing a label are held out together and
+        predicted from a fit to all other rows; rows labelled None or NaN are never
+        held out.  ``data[x]`` gives leave-one-``x``-out; ``numpy.where(last, 1,
+        None)`` forecasts the rows marked ``last``.
+    y, x, cluster : str
+        The column names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per held-out row (``data``'s index): ``fold``, ``observed`` and a
+        column per entry of :data:`POOLINGS`.  No pooling uses the cluster's own
+        least-squares line on its training rows (its mean when its ``x`` does not
+        vary there; missing when it has none); complete pooling one line for all
+        training rows; partial pooling the mixed model's prediction, the population
+        line for a cluster absent from the training rows.
+    """
+    from .fit import fit_models, no_pooling
+
+    data = as_pandas(data)
+    folds = np.asarray(folds, dtype=object)
+    if folds.shape != (len(data),):
+        raise ValueError(f"folds must have one label per row ({len(data)}), got {folds.shape}")
+    folds = pd.Series(folds, index=data.index)
+    tables = []
+    for label in folds.dropna().unique():
+        test = folds.eq(label).to_numpy()
+        train, held = data[~test], data[test]
+        design = np.column_stack([np.ones(len(train)), train[x].to_numpy(float)])
+        pooled = np.linalg.lstsq(design, train[y].to_numpy(float), rcond=None)[0]
+        own = no_pooling(train, y, x, cluster).set_index("cluster")
+        own = own.reindex(held[cluster])
+        table = pd.DataFrame({"fold": label, "observed": held[y].to_numpy(float)},
+                             index=held.index)
+        table["no pooling"] = (own["ols_intercept"].to_numpy()
+                               + own["ols_slope"].fillna(0.0).to_numpy() * held[x].to_numpy(float))
+        table["complete pooling"] = pooled[0] + pooled[1] * held[x].to_numpy(float)
+        table["partial pooling"] = fit_models(train, y, x, cluster).predict(held).to_numpy()
+        tables.append(table)
+    return pd.concat(tables)
+
+
+def holdout_error(predictions):
+    """Root mean squared error of each pooling's held-out predictions.
+
+    Rows that no pooling cannot predict (a cluster with no training rows) are left
+    out for every pooling, so that the three are compared on the same rows.
+    """
+    usable = predictions.dropna(subset=list(POOLINGS))
+    errors = usable[list(POOLINGS)].sub(usable["observed"], axis=0)
+    return np.sqrt((errors ** 2).mean()).rename("RMSE")
