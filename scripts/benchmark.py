@@ -194,6 +194,12 @@ def bench_animations(workdir):
     seconds, _ = timed(lambda: sk.render_files(fit, workdir / "baseline.gif"))
     print(f"{'baseline as GIF':<22}{seconds:>11.2f}"
           f"{(workdir / 'baseline.gif').stat().st_size / 1000:>10.1f}")
+    # End to end, as a reader runs it: a new process, imports, data, fit and video.
+    command = [sys.executable, "-m", "shrinkage", "animate", "--out", str(workdir / "cli.mp4")]
+    runs = [timed(lambda: subprocess.run(command, check=True, capture_output=True))[0]
+            for _ in range(3)]
+    print(f"python -m shrinkage animate (baseline), end to end: median of 3 "
+          f"{statistics.median(runs):.2f} s (goal: under 2 s)")
 
 
 def bench_study():

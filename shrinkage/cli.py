@@ -8,7 +8,6 @@ import argparse
 import json
 import os
 import sys
-import warnings
 from dataclasses import fields
 
 from .csvfile import read_columns
@@ -207,10 +206,6 @@ def main(argv=None):
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    # An animation interrupted by Ctrl-C is collected unrendered, and matplotlib warns of
-    # it; the command's own line says what happened.
-    warnings.filterwarnings("ignore", message="Animation was deleted without rendering",
-                            category=UserWarning)
     try:
         args.run(args)
     except BrokenPipeError:

@@ -254,3 +254,39 @@ def test_points_in_the_view_are_drawn_whole(baseline):
         within = inside(np.asarray(collection.get_offsets()))
         assert within.all() or not within.any()
         assert collection.get_clip_on() == (not within.all())
+
+
+def test_blitted_frames_look_like_full_redraws(baseline):
+    # The frames as matplotlib's ArtistAnimation drew them before: the whole figure per
+    # frame, the points by ax.scatter, the paths and black hole in every frame.  The
+    # frames now drawn (background kept, points drawn on it) must look the same.
+    from matplotlib.colors import to_rgb
+
+    from shrinkage import animate
+
+    paths = shrinkage_paths(baseline)
+    fig, ax, frames = animate._frames(paths)
+    images = list(animate._frame_images(fig, ax, frames))
+    assert len(images) == animate.MOVING_FRAMES
+    for k in (0, 30, animate.MOVING_FRAMES - 1):
+        ref_fig, ref_ax = animate._new_figure()
+        animate._decorate(ref_fig, ref_ax, paths, text_size=animate.TEXT_SIZE)
+        animate._draw_background(ref_ax, paths)
+        progress = animate._ease(k / (animate.MOVING_FRAMES - 1))
+        position = paths.start + progress * (paths.end - paths.start)
+        colour = ((1 - progress) * np.array(to_rgb(animate.BY_CLUSTER_COLOUR))
+                  + progress * np.array(to_rgb(animate.MIXED_COLOUR)))
+        face = animate._rgba(colour, paths.opacity)
+        face[~paths.own_slope, 3] = 0.0
+        edge = animate._rgba(colour, paths.opacity)
+        for inside in (True, False):
+            rows = paths.inside(position) == inside
+            ref_ax.scatter(position[rows, 0], position[rows, 1], s=paths.sizes[rows],
+                           c=face[rows], edgecolors=edge[rows], linewidths=0.8, zorder=4,
+                           clip_on=not inside)
+        ref_fig.canvas.draw()
+        reference = np.asarray(ref_fig.canvas.buffer_rgba()).astype(int)
+        drawn = np.frombuffer(images[k], np.uint8).reshape(reference.shape).astype(int)
+        difference = np.abs(reference - drawn)
+        assert difference.mean() < 0.05, (k, difference.mean())
+        assert np.mean(difference.max(axis=2) > 16) < 1e-3, k

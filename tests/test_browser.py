@@ -245,3 +245,27 @@ def test_the_test_server_compresses_text_as_github_pages_does(server):
     assert "<title>The baseline" in page
     with urllib.request.urlopen(server + "_images/baseline.png") as response:
         assert response.headers["Content-Encoding"] is None  # already compressed
+
+
+@pytest.mark.parametrize("page_name", ["book/statsmodels", "book/validation"])
+def test_code_keeps_its_indentation_on_a_phone(browser, server, page_name):
+    # A wrapped line would start at column 0 and hide the block structure; each source
+    # line stays one line, and a block wider than the phone scrolls inside itself.
+    page, _, _ = open_page(browser, server + page_name + ".html", **PHONE)
+    blocks = page.eval_on_selector_all(".bd-article .cell_input pre", """nodes => nodes.map(n => {
+        const style = getComputedStyle(n);
+        const lines = n.textContent.replace(/\\n$/, '').split('\\n').length;
+        const height = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.5;
+        return {space: style.whiteSpace, scrolls: ['auto', 'scroll'].includes(style.overflowX),
+                wide: n.scrollWidth > n.clientWidth + 1, lines: lines,
+                drawn: Math.round((n.clientHeight - parseFloat(style.paddingTop)
+                                   - parseFloat(style.paddingBottom)) / height)};
+    })""")
+    assert blocks
+    for block in blocks:
+        assert block["space"] == "pre", block
+        assert block["drawn"] <= block["lines"] + 1, block   # no line wrapped
+        assert not block["wide"] or block["scrolls"], block
+    assert any(block["wide"] for block in blocks)  # the case that used to wrap
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.context.close()
