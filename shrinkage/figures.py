@@ -9,6 +9,7 @@ figure is shrunk to a phone's width.
 import numpy as np
 
 from .animate import BACKGROUND, BY_CLUSTER_COLOUR, MIXED_COLOUR, add_legend, plot_shrinkage
+from .fit import complete_pooling
 from .measure import random_effects_ellipse, shrinkage_fraction, textbook_fractions
 
 _PANEL = (3.2, 2.6)
@@ -248,8 +249,7 @@ def plot_cluster_lines(fit, data, clusters=None, columns=3):
     x_name, y_name, c_name = fit.names["x"], fit.names["y"], fit.names["cluster"]
     table = fit.clusters.set_index("cluster")
     chosen = list(table.index if clusters is None else clusters)
-    design = np.column_stack([np.ones(len(data)), data[x_name].to_numpy(float)])
-    pooled = np.linalg.lstsq(design, data[y_name].to_numpy(float), rcond=None)[0]
+    pooled = complete_pooling(data, y_name, x_name)
     grid = np.linspace(data[x_name].min(), data[x_name].max(), 2)
     rows = -(-len(chosen) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(_WIDTH, 1.55 * rows + 0.6), sharex=True,
@@ -272,7 +272,6 @@ def plot_cluster_lines(fit, data, clusters=None, columns=3):
             ax.spines[side].set_visible(False)
     for ax in axes[len(chosen):]:
         ax.set_visible(False)
-    handles, labels = axes[0].get_legend_handles_labels()
     with_own = next((ax for ax in axes[:len(chosen)]
                      if len(ax.get_legend_handles_labels()[0]) == 3), axes[0])
     handles, labels = with_own.get_legend_handles_labels()
@@ -292,12 +291,10 @@ def plot_estimates_by_size(fit, level=0.95):
     variance with the fitted residual variance; partial-pooling intervals are
     :func:`shrinkage.predict.cluster_intervals`.
     """
-    from statistics import NormalDist
-
     from .measure import sampling_variances
-    from .predict import cluster_intervals
+    from .predict import cluster_intervals, normal_quantile
 
-    z = NormalDist().inv_cdf(0.5 + level / 2)
+    z = normal_quantile(level)
     own_var = sampling_variances(fit)
     mixed = cluster_intervals(fit, level)
     c = fit.clusters

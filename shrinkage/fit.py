@@ -219,6 +219,12 @@ def no_pooling(data, y="y", x="x", cluster="cluster"):
                          "ols_slope": slope})
 
 
+def complete_pooling(data, y="y", x="x"):
+    """One least-squares line for all rows, clusters ignored: ``[intercept, slope]``."""
+    design = np.column_stack([np.ones(len(data)), data[x].to_numpy(float)])
+    return np.linalg.lstsq(design, data[y].to_numpy(float), rcond=None)[0]
+
+
 @dataclass
 class MixedFit:
     """A verified fit of ``y ~ x + (x | cluster)`` or ``y ~ x + (1 | cluster)``.

@@ -9,6 +9,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from .fit import complete_pooling
+
 COVARIANCES = ("fitted", "zero")
 
 
@@ -60,6 +62,18 @@ def cluster_crossproducts(fit):
     return xtx
 
 
+def _moves(fit, covariance):
+    """Each cluster's own estimate, the average, and the move ``own - mixed`` (G x 2)."""
+    c = fit.clusters
+    own = c[["ols_intercept", "ols_slope"]].to_numpy()
+    average = fit.fixed_effects["estimate"].to_numpy()
+    if covariance == "fitted":
+        moved = own - c[["mixed_intercept", "mixed_slope"]].to_numpy()
+    else:
+        moved = np.einsum("gij,gj->gi", pooling_matrices(fit, covariance), own - average)
+    return own, average, moved
+
+
 def shrinkage_fraction(fit, covariance="fitted"):
     """The fraction of the way to the population average each cluster moves.
 
@@ -83,14 +97,8 @@ def shrinkage_fraction(fit, covariance="fitted"):
         Columns ``cluster, n, intercept, slope``; the slope fraction is missing for
         clusters without a least-squares slope.
     """
-    c = fit.clusters
-    average = fit.fixed_effects["estimate"].to_numpy()
-    own = c[["ols_intercept", "ols_slope"]].to_numpy()
-    if covariance == "fitted":
-        moved = own - c[["mixed_intercept", "mixed_slope"]].to_numpy()
-    else:
-        moved = np.einsum("gij,gj->gi", pooling_matrices(fit, covariance), own - average)
-    table = c[["cluster", "n"]].copy()
+    own, average, moved = _moves(fit, covariance)
+    table = fit.clusters[["cluster", "n"]].copy()
     with np.errstate(divide="ignore", invalid="ignore"):
         fractions = moved / (own - average)
     table["intercept"], table["slope"] = fractions[:, 0], fractions[:, 1]
@@ -117,19 +125,13 @@ def path_angles(fit, covariance="fitted"):
     pandas.Series
         Indexed by cluster label; missing for clusters without a least-squares slope.
     """
-    c = fit.clusters
-    own = c[["ols_intercept", "ols_slope"]].to_numpy()
-    average = fit.fixed_effects["estimate"].to_numpy()
-    if covariance == "fitted":
-        moved = own - c[["mixed_intercept", "mixed_slope"]].to_numpy()
-    else:
-        moved = np.einsum("gij,gj->gi", pooling_matrices(fit, covariance), own - average)
+    own, average, moved = _moves(fit, covariance)
     scale = np.nanstd(own, axis=0)
     path, straight = moved / scale, (own - average) / scale
     cosine = np.sum(path * straight, axis=1) / (
         np.linalg.norm(path, axis=1) * np.linalg.norm(straight, axis=1))
     angle = np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
-    return pd.Series(angle, index=pd.Index(c["cluster"], name="cluster"), name="angle")
+    return pd.Series(angle, index=pd.Index(fit.clusters["cluster"], name="cluster"), name="angle")
 
 
 def textbook_fraction(sampling_variance, tau2):
@@ -288,8 +290,7 @@ def estimation_error(fit, data, truth):
         clusters, those with a least-squares slope of their own.
     """
     c = fit.clusters.merge(truth, on="cluster")
-    design = np.column_stack([np.ones(len(data)), data["x"].to_numpy()])
-    pooled = np.linalg.lstsq(design, data["y"].to_numpy(), rcond=None)[0]
+    pooled = complete_pooling(data)
     has_slope = c["ols_slope"].notna().to_numpy()
 
     def rmse(estimate, true, rows=slice(None)):

@@ -47,7 +47,8 @@ def random_effects(fit):
     return table
 
 
-def _z(level):
+def normal_quantile(level):
+    """The two-sided normal quantile for coverage ``level`` (1.96 for 0.95)."""
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     return NormalDist().inv_cdf(0.5 + level / 2)
@@ -75,7 +76,7 @@ def cluster_intervals(fit, level=0.95):
         ``cluster, n``, and for ``part`` in intercept and slope: ``part`` (the
         cluster's mixed-model estimate), ``part_se``, ``part_lower``, ``part_upper``.
     """
-    z = _z(level)
+    z = normal_quantile(level)
     effects = random_effects(fit)
     se_fixed = np.sqrt(np.diag(fit.fixed_covariance))
     table = effects[["cluster", "n"]].copy()
@@ -141,7 +142,7 @@ def predict(fit, newdata, clusters=True, level=None):
     if level is None:
         return pd.Series(prediction, index=newdata.index, name="fit")
 
-    z = _z(level)
+    z = normal_quantile(level)
     variance = np.einsum("ij,jk,ik->i", design, fit.fixed_covariance, design)
     sigma = random_effects_covariance(fit)
     random_part = np.einsum("ij,jk,ik->i", design, sigma, design)
@@ -201,7 +202,7 @@ def holdout_predictions(data, folds, y="y", x="x", cluster="cluster"):
         training rows; partial pooling the mixed model's prediction, the population
         line for a cluster absent from the training rows.
     """
-    from .fit import fit_models, no_pooling
+    from .fit import complete_pooling, fit_models, no_pooling
 
     data = as_pandas(data)
     folds = np.asarray(folds, dtype=object)
@@ -212,8 +213,7 @@ def holdout_predictions(data, folds, y="y", x="x", cluster="cluster"):
     for label in folds.dropna().unique():
         test = folds.eq(label).to_numpy()
         train, held = data[~test], data[test]
-        design = np.column_stack([np.ones(len(train)), train[x].to_numpy(float)])
-        pooled = np.linalg.lstsq(design, train[y].to_numpy(float), rcond=None)[0]
+        pooled = complete_pooling(train, y, x)
         own = no_pooling(train, y, x, cluster).set_index("cluster")
         own = own.reindex(held[cluster])
         table = pd.DataFrame({"fold": label, "observed": held[y].to_numpy(float)},
