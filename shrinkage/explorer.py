@@ -15,6 +15,7 @@ import math
 from dataclasses import replace
 from html import escape
 from pathlib import Path
+from string import Template
 
 from .animate import BASELINE_ZOOM_SD, shrinkage_paths
 from .data import SCENARIOS, simulate
@@ -64,13 +65,19 @@ def setting_data(values):
     """What the page draws for one setting (a JSON-ready dict).
 
     A setting whose model cannot be fitted (too few observations for the random
-    effects) gives ``{"error": reason}``, which the page shows instead of a plot.
+    effects) gives ``{"error": reason}``, a sentence the page shows instead of a plot.
     """
     settings = replace(BASELINE, **values)
+    data = simulate(settings)
     try:
-        fit = fit_models(simulate(settings))
+        fit = fit_models(data)
     except UnidentifiableError as error:
-        return {"settings": values, "error": str(error)}
+        rows, clusters = len(data), data["cluster"].nunique()
+        reason = (f"its {rows} rows for {clusters} clusters are no more than their {2 * clusters} "
+                  "random effects (an intercept and a slope each), so the random effects and "
+                  "the residual noise cannot be told apart." if rows <= 2 * clusters
+                  else f"{error}.")
+        return {"settings": values, "error": reason}
     paths = shrinkage_paths(fit, BASELINE_ZOOM_SD)
     fractions = shrinkage_fraction(fit)[["intercept", "slope"]].median()
     v = fit.variance
@@ -89,6 +96,55 @@ def setting_data(values):
     }
 
 
+def _value_words(name, values):
+    words = [f"{value:g}" for value in values]
+    listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    return f"{LABELS[name].split(' (')[0].lower()} to {listed}"
+
+
+def remedy(values, fittable):
+    """What to change to make an unfittable setting of the grid fittable.
+
+    Parameters
+    ----------
+    values : dict
+        The setting, as from :func:`grid_settings`.
+    fittable : set of str
+        The keys (:func:`setting_key`) of the grid's settings that can be fitted.
+
+    Returns
+    -------
+    str
+        A sentence naming, for each control whose change alone gives a fittable
+        setting, the values that do, e.g. "Set observations per cluster to 5, 10,
+        20 or 100, or share of rows kept to 1."; or, when no single change does,
+        a sentence saying so.
+    """
+    changes = []
+    for name, choices in GRID.items():
+        good = [c for c in choices if c != values[name]
+                and setting_key({**values, name: c}) in fittable]
+        if good:
+            changes.append(_value_words(name, good))
+    if not changes:
+        return "No single change of a control makes it fittable."
+    return "Set " + ", or ".join(changes) + "."
+
+
+def grid_data():
+    """:func:`setting_data` for every setting of the grid, keyed by :func:`setting_key`.
+
+    An unfittable setting also gets ``"remedy"`` (:func:`remedy`), so that the page
+    says what to change rather than repeat a general rule.
+    """
+    data = {setting_key(values): setting_data(values) for values in grid_settings()}
+    fittable = {key for key, entry in data.items() if "error" not in entry}
+    for entry in data.values():
+        if "error" in entry:
+            entry["remedy"] = remedy(entry["settings"], fittable)
+    return data
+
+
 def write_grid(folder):
     """Write one ``<key>.js`` per setting of the grid into ``folder``, all-or-none.
 
@@ -99,9 +155,8 @@ def write_grid(folder):
     """
     folder = Path(folder)
     contents = {}
-    for values in grid_settings():
-        key = setting_key(values)
-        payload = json.dumps(setting_data(values), separators=(",", ":"))
+    for key, entry in grid_data().items():
+        payload = json.dumps(entry, separators=(",", ":"))
         contents[key] = f'window.shrinkageExplorer.add("{key}",{payload});\n'
     targets = [folder / f"{key}.js" for key in contents]
     with replacing(*targets) as temporaries:
@@ -111,26 +166,29 @@ def write_grid(folder):
             "unfittable": sum('"error"' in t for t in contents.values())}
 
 
-def controls_markup(base_url, initial=None):
-    """The page's HTML: a labelled select per control, the plot and the numbers."""
+def _template(name):
+    return Template((Path(__file__).parent / "templates" / name).read_text(encoding="utf-8"))
+
+
+_OPTION = Template('<option value="$value"$selected>$value</option>')
+
+
+def controls_markup(base_url, fallback_image, initial=None):
+    """The page's HTML (``templates/explorer.html``): a labelled select per control,
+    the plot, the numbers, and for readers without JavaScript the static figure
+    ``fallback_image`` (the baseline's end state)."""
     initial = initial or {name: getattr(BASELINE, name) for name in GRID}
-    selects = []
-    for name, values in GRID.items():
-        options = "".join(
-            f'<option value="{value:g}"{" selected" if value == initial[name] else ""}>{value:g}</option>'
-            for value in values)
-        selects.append(f'<label class="explorer-control">{escape(LABELS[name])}'
-                       f'<select name="{name}">{options}</select></label>')
-    view = escape(json.dumps(VIEW))
-    return (
-        f'<div class="explorer" data-base="{escape(base_url)}" data-view="{view}">'
-        f'<form class="explorer-controls" aria-label="Settings">{"".join(selects)}</form>'
-        '<div class="explorer-stage">'
-        '<svg class="explorer-plot" viewBox="0 0 600 450" role="img" '
-        'aria-labelledby="explorer-caption"></svg>'
-        '<p class="explorer-error" hidden></p></div>'
-        '<div class="explorer-side">'
-        '<button type="button" class="explorer-play">Replay the shrinkage</button>'
-        '<dl class="explorer-numbers"></dl></div>'
-        '<p id="explorer-caption" class="explorer-caption" aria-live="polite"></p>'
-        '</div>')
+    control = _template("explorer_control.html")
+    controls = "".join(
+        control.substitute(
+            label=escape(LABELS[name]), name=name,
+            options="".join(_OPTION.substitute(value=f"{value:g}",
+                                               selected=" selected" if value == initial[name] else "")
+                            for value in values)).strip()
+        for name, values in GRID.items())
+    return _template("explorer.html").substitute(
+        base=escape(base_url), view=escape(json.dumps(VIEW)), controls=controls,
+        fallback_image=escape(fallback_image),
+        fallback_alt="End state of the baseline: the mixed-model estimates (olive) in a cloud "
+                     "around the population average, narrower than the clusters' own estimates "
+                     "(salmon).")

@@ -176,8 +176,9 @@ def check_identifiable(cols, model="slope"):
         raise UnidentifiableError(
             f"the data have {nobs} observations for {groups} clusters, no more than the "
             f"{2 * groups} random effects (an intercept and a slope per cluster), so the "
-            "random effects and the residual variance cannot be told apart; use at least "
-            "3 observations per cluster (obs_per_cluster >= 3) or a larger balanced fraction")
+            "random effects and the residual variance cannot be told apart; the clusters need "
+            "more than 2 observations each on average (in a simulation: a larger obs_per_cluster "
+            "or balanced fraction)")
     if cols.x.min() == cols.x.max():
         raise UnidentifiableError(
             f"{cols.names['x']} does not vary, so its slope cannot be estimated")

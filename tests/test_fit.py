@@ -173,9 +173,9 @@ def test_constant_x_in_a_cluster_gives_no_slope():
 
 @pytest.mark.parametrize("args, match", [
     (dict(obs_per_cluster=2), "no more than the 200 random effects"),
-    (dict(obs_per_cluster=1), "use at least 3 observations per cluster"),
+    (dict(obs_per_cluster=1), "more than 2 observations each on average"),
     (dict(n_cluster=1), "at least 2"),
-    (dict(obs_per_cluster=3, balanced=0.3), "larger balanced fraction"),
+    (dict(obs_per_cluster=3, balanced=0.3), "obs_per_cluster or balanced fraction"),
     (dict(sigma=0), "no variation around each cluster's own line"),
 ], ids=str)
 def test_unidentifiable_settings_are_refused(args, match):

@@ -5,7 +5,10 @@
   "use strict";
   var SVG = "http://www.w3.org/2000/svg";
   var OWN = "#F49E71", MIXED = "#808133";
+  // Drawn in CSS pixels at the width the page gives the plot (at most 600), so that text
+  // and points keep their size on a phone; the margins hold the tick labels.
   var SIZE = { width: 600, height: 450, left: 56, right: 12, top: 12, bottom: 44 };
+  var MIN_RADIUS = 2.5, MIN_OPACITY = 0.35;  // every point stays visible on a phone
   var DURATION = 2000;  // ms of movement
   var store = {}, waiting = {};
 
@@ -49,9 +52,12 @@
 
   // Axes, ticks and labels are drawn once; they never change, so settings compare.
   function drawFrame(svg, view, s) {
+    while (svg.firstChild) { svg.removeChild(svg.firstChild); }
+    svg.setAttribute("viewBox", "0 0 " + SIZE.width + " " + SIZE.height);
     element("rect", { x: SIZE.left, y: SIZE.top, width: SIZE.width - SIZE.left - SIZE.right,
       height: SIZE.height - SIZE.top - SIZE.bottom, class: "explorer-panel" }, svg);
-    [["x", 0.5], ["y", 0.25]].forEach(function (axis) {
+    var narrow = SIZE.width < 480;  // fewer ticks, so that labels do not touch
+    [["x", narrow ? 1 : 0.5], ["y", 0.25]].forEach(function (axis) {
       var name = axis[0], step = axis[1];
       for (var t = Math.ceil(view[name][0] / step) * step; t <= view[name][1] + 1e-9; t += step) {
         var label = element("text", { class: "explorer-tick" }, svg);
@@ -77,7 +83,8 @@
     return element("g", { "clip-path": "url(#explorer-clip)" }, svg);
   }
 
-  function radius(area) { return Math.sqrt(area / Math.PI) * 0.9; }
+  function radius(area) { return Math.max(MIN_RADIUS, Math.sqrt(area / Math.PI) * 0.9); }
+  function opacity(value) { return Math.max(MIN_OPACITY, value); }
 
   // Artists are built once per setting; frame(t) only moves the mixed-model points.
   function drawSetting(layer, data, s) {
@@ -89,8 +96,8 @@
       element("line", { x1: s.x(p[0]), y1: s.y(p[1]), x2: s.x(p[2]), y2: s.y(p[3]),
         class: "explorer-path" }, layer);
       element("circle", { cx: s.x(p[0]), cy: s.y(p[1]), r: radius(p[5]), fill: OWN,
-        "fill-opacity": p[4], class: "explorer-own" }, layer);
-      return element("circle", { r: radius(p[5]), fill: MIXED, "fill-opacity": p[4],
+        "fill-opacity": opacity(p[4]), class: "explorer-own" }, layer);
+      return element("circle", { r: radius(p[5]), fill: MIXED, "fill-opacity": opacity(p[4]),
         class: "explorer-mixed" }, layer);
     });
     return function frame(t) {
@@ -123,12 +130,23 @@
       " of the way to the average slope.";
   }
 
+  function size(root) {
+    var width = Math.round(Math.min(600, root.clientWidth || 600));
+    SIZE.width = width; SIZE.height = Math.round(width * 0.75);
+  }
+
   function start(root) {
+    root.hidden = false;  // without JavaScript the page shows the static figure instead
     var form = root.querySelector("form"), svg = root.querySelector("svg");
-    var error = root.querySelector(".explorer-error"), play = root.querySelector(".explorer-play");
+    var stage = root.querySelector(".explorer-stage"), play = root.querySelector(".explorer-play");
+    var numbers = root.querySelector(".explorer-numbers"), caption = root.querySelector(".explorer-caption");
     var view = JSON.parse(root.getAttribute("data-view")), base = root.getAttribute("data-base");
-    var s = scales(view), layer = drawFrame(svg, view, s), frame = null, request = null;
+    var s, layer, frame = null, request = null, shown = null;
     var still = window.matchMedia("(prefers-reduced-motion: reduce)");
+
+    function layout() {
+      size(root); s = scales(view); layer = drawFrame(svg, view, s);
+    }
 
     function animate() {
       if (!frame) { return; }
@@ -144,6 +162,24 @@
       request = requestAnimationFrame(step);
     }
 
+    // An unfittable setting: no plot, no numbers, one message that says what to change;
+    // the caption (which also labels the plot) says the same, so nothing lags behind.
+    function refuse(data) {
+      stage.hidden = true; play.disabled = true; numbers.innerHTML = "";
+      caption.textContent = "This setting cannot be fitted: " + data.error + " " + data.remedy;
+      caption.classList.add("explorer-refused");
+      frame = null;
+    }
+
+    function draw(data, auto) {
+      stage.hidden = false; play.disabled = false;
+      caption.classList.remove("explorer-refused");
+      frame = drawSetting(layer, data, s);
+      describe(root, data);
+      if (auto && !still.matches) { frame(0); animate(); }
+      else { frame(1); }
+    }
+
     function show(auto) {
       var key = keyOf(form);
       root.setAttribute("data-state", "loading");
@@ -151,24 +187,26 @@
         if (keyOf(form) !== key) { return; }  // the reader has moved on
         root.setAttribute("data-key", key);
         if (request) { cancelAnimationFrame(request); request = null; }
-        error.hidden = !data.error; svg.style.visibility = data.error ? "hidden" : "visible";
-        play.disabled = !!data.error;
-        if (data.error) {
-          error.textContent = "This setting cannot be fitted: " + data.error;
-          root.querySelector(".explorer-numbers").innerHTML = "";
-          root.setAttribute("data-state", "done");
-          frame = null;
-          return;
-        }
-        frame = drawSetting(layer, data, s);
-        describe(root, data);
-        if (auto && !still.matches) { frame(0); animate(); }
-        else { frame(1); root.setAttribute("data-state", "done"); }
+        shown = data;
+        if (data.error) { refuse(data); } else { draw(data, auto); }
+        if (!request) { root.setAttribute("data-state", "done"); }
       });
     }
 
+    layout();
     form.addEventListener("change", function () { show(true); });
     play.addEventListener("click", animate);
+    // A new width (a phone turned, a window resized) redraws at the new size, still.
+    var drawnWidth = SIZE.width;
+    window.addEventListener("resize", function () {
+      size(root);
+      if (SIZE.width === drawnWidth) { return; }
+      drawnWidth = SIZE.width; layout();
+      if (shown && !shown.error) {
+        if (request) { cancelAnimationFrame(request); request = null; }
+        draw(shown, false); root.setAttribute("data-state", "done");
+      }
+    });
     show(true);
   }
 
