@@ -124,6 +124,27 @@ def test_menu_opens_on_a_phone_and_follows_a_link(browser, server):
     page.context.close()
 
 
+def test_on_this_page_closes_after_a_choice_on_a_phone(browser, server):
+    page, errors, _ = open_page(browser, f"{server}book/baseline.html", **PHONE)
+    page.locator(".secondary-toggle:visible").tap()
+    dialog = page.locator("#pst-secondary-sidebar-modal")
+    dialog.wait_for(state="visible", timeout=5_000)
+    link = dialog.locator("a[href^='#']").nth(2)
+    target = link.get_attribute("href")
+    link.tap()
+    dialog.wait_for(state="hidden", timeout=5_000)
+    assert page.evaluate("location.hash") == target
+    # The chosen section is at the top of the screen, under the header, not scrolled away.
+    top = page.evaluate(f"document.getElementById({target[1:]!r}).getBoundingClientRect().top")
+    assert 0 <= top < 200, top
+    # The drawer opens again, with its links (the theme put them back).
+    page.locator(".secondary-toggle:visible").tap()
+    dialog.wait_for(state="visible", timeout=5_000)
+    assert dialog.locator("a").count() >= 3
+    assert errors == []
+    page.context.close()
+
+
 def test_menu_button_collapses_the_sidebar_on_a_desktop(browser, server):
     page, errors, _ = open_page(browser, f"{server}book/intro.html",
                                 viewport={"width": 1280, "height": 900})

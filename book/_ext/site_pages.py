@@ -181,6 +181,7 @@ def _site_sources_version():
 
 def setup(app):
     app.add_css_file("site.css")
+    app.add_js_file("site.js", loading_method="defer")
     app.connect("html-page-context", _add_description)
     app.connect("build-finished", _build_finished)
     # Editing an extension or a static file rewrites every page and copies the static

@@ -1,0 +1,14 @@
+// On a phone, the theme shows the menu and "On this page" in a dialog. A link to a part
+// of the same page moves the page but leaves the dialog open over it: close the dialog
+// first (the theme then puts its contents back and refocuses the button), then go.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("dialog[open] a[href*='#']");
+  if (!link || link.pathname !== location.pathname || link.origin !== location.origin) return;
+  event.preventDefault();
+  link.closest("dialog").close();
+  if (location.hash === link.hash) {
+    document.getElementById(decodeURIComponent(link.hash.slice(1)))?.scrollIntoView();
+  } else {
+    location.hash = link.hash;
+  }
+});
