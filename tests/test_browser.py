@@ -47,6 +47,37 @@ def test_reduced_motion_readers_see_the_poster(browser, server):
     page.wait_for_timeout(1000)
     video = "document.querySelector('video.animation-video')"
     assert page.evaluate(f"{video}.paused && !{video}.autoplay")
+    # The button below starts it.
+    button = page.locator("button.animation-toggle").first
+    assert button.inner_text() == "Play the animation"
+    button.click()
+    page.wait_for_function(f"{video}.currentTime > 0.3", timeout=10_000)
+    assert button.inner_text() == "Pause the animation"
+    page.context.close()
+
+
+def test_nothing_covers_the_animation_on_a_phone_and_paper_gets_the_end_state(browser, server):
+    for motion in ("no-preference", "reduce"):
+        page, errors, _ = open_page(browser, f"{server}book/few_obs.html", reduced_motion=motion,
+                                    **PHONE)
+        video = page.locator("video.animation-video").first
+        # No control bar over the plot: the video draws no controls; its button is below it.
+        assert page.evaluate("document.querySelector('video.animation-video').controls") is False
+        button = page.locator("button.animation-toggle").first
+        assert button.is_visible()
+        assert button.bounding_box()["y"] >= video.bounding_box()["y"] + video.bounding_box()["height"]
+        assert button.bounding_box()["height"] >= 24  # a target a thumb can hit
+        assert errors == []
+        page.context.close()
+    # Printed: the poster (the static end-state figure), not the video's current frame.
+    page, _, _ = open_page(browser, f"{server}book/few_obs.html")
+    page.emulate_media(media="print")
+    poster = page.evaluate("document.querySelector('video.animation-video').poster")
+    printed = page.locator("figure.animation img.animation-print").first
+    assert not page.locator("video.animation-video").first.is_visible()
+    assert printed.is_visible() and printed.evaluate("i => i.src") == poster
+    assert printed.evaluate("i => i.complete && i.naturalWidth") >= 600
+    assert not page.locator("button.animation-toggle").first.is_visible()
     page.context.close()
 
 

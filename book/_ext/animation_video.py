@@ -9,8 +9,10 @@
 ``_media/baseline.mp4`` and ``_media/baseline.png`` (written by a code cell of the same
 chapter) are copied into the site like images.  The poster is also the video's fallback
 content, so a browser that cannot play the video shows the static figure and its text.
-Readers who prefer reduced motion get a paused video showing the poster
-(``_static/reduced-motion.js``). The animation is numbered with the figures ("Fig. N"),
+The video has no control bar, which would cover the plot's axis on a phone; a
+play/pause button sits below it (``_static/animation.js``), and readers who prefer
+reduced motion get a paused video showing the poster. Printed, the page shows the
+poster, the end state, instead of whatever frame the video is at. The animation is numbered with the figures ("Fig. N"),
 so ``{numref}`` works with its ``:name:``.
 """
 
@@ -64,12 +66,16 @@ def visit_animation_html(translator, node):
     ids = " ".join(node["ids"])
     translator.body.append(
         f'<figure class="animation" id="{ids}">'
-        f'<video class="animation-video" autoplay loop muted playsinline controls '
+        f'<video class="animation-video" autoplay loop muted playsinline '
         f'preload="metadata" width="600" height="450" poster="{url(node["poster"])}" '
         f'aria-label="{alt}">'
         f'<source src="{url(node["video"])}" type="video/mp4">'
         f'<img src="{url(node["poster"])}" alt="{alt}" width="600" height="450">'
-        "</video><figcaption><p>")
+        "</video>"
+        f'<img class="animation-print" src="{url(node["poster"])}" alt="{alt}" width="600" '
+        'height="450">'
+        '<button type="button" class="animation-toggle" hidden>Pause the animation</button>'
+        "<figcaption><p>")
     translator.add_fignumber(node)
     translator.body.append('<span class="caption-text">')
 
@@ -82,6 +88,6 @@ def setup(app):
     app.add_enumerable_node(animation_node, "figure", lambda node: node.astext(),
                             html=(visit_animation_html, depart_animation_html))
     app.add_directive("animation", Animation)
-    app.add_js_file("reduced-motion.js")
+    app.add_js_file("animation.js")
     app.add_css_file("animation.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
