@@ -115,7 +115,7 @@ def bench_thread_limit():
     """A small fit with BLAS threads as numpy starts them, and with the fit's limit of one."""
     from shrinkage.fit import _fit
 
-    data = sk.read_columns(ROOT / "book" / "data" / "sleepstudy.csv", "Reaction", "Days",
+    data = sk.read_columns(ROOT / "shrinkage" / "datasets" / "sleepstudy.csv", "Reaction", "Days",
                            "Subject")
     columns = dict(y="Reaction", x="Days", cluster="Subject")
     print("\n## BLAS threads in one small fit (sleepstudy, median of 20 after a warm-up)")

@@ -11,7 +11,7 @@ all-or-none.
 """
 from .animate import plot_shrinkage, render_files, shrinkage_paths
 from .csvfile import read_columns
-from .data import SCENARIOS, Settings, create_data, simulate
+from .data import SCENARIOS, Settings, create_data, lme4_fit, simulate, sleepstudy
 from .fit import ConvergenceError, MixedFit, UnidentifiableError, fit_models, no_pooling
 from .measure import (
                       estimation_error,
@@ -23,7 +23,8 @@ from .measure import (
 from .report import parameter_recovery
 from .study import simulation_study, summarise_study
 
-__all__ = ["SCENARIOS", "Settings", "create_data", "simulate", "read_columns", "ConvergenceError",
+__all__ = ["SCENARIOS", "Settings", "create_data", "simulate", "sleepstudy", "lme4_fit", "read_columns",
+           "ConvergenceError",
            "MixedFit", "UnidentifiableError", "fit_models", "no_pooling",
            "parameter_recovery", "estimation_error", "random_effects_ellipse",
            "shrinkage_fraction", "textbook_fraction", "textbook_fractions", "simulation_study",

@@ -14,8 +14,10 @@ values in the same row order for the same arguments, because it draws from
    which shuffles the rows even when ``balanced`` is 1.
 """
 
+import json
 import math
 from dataclasses import asdict, dataclass
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -227,3 +229,38 @@ def centre_within_clusters(data, x="x", cluster="cluster"):
     centred = data.copy()
     centred[x] = data[x] - data.groupby(cluster, sort=False)[x].transform("mean")
     return centred
+
+
+def _dataset(name):
+    return resources.files(__package__).joinpath("datasets", name)
+
+
+def sleepstudy():
+    """lme4's ``sleepstudy`` data (Belenky et al. 2003), shipped with the package.
+
+    Returns
+    -------
+    pandas.DataFrame
+        180 rows: ``Reaction`` (ms), ``Days`` (0-9) and ``Subject`` (text labels
+        such as ``"S308"``), 18 subjects. Source: ``datasets/README.md``.
+    """
+    with _dataset("sleepstudy.csv").open(encoding="utf-8") as handle:
+        return pd.read_csv(handle, dtype={"Subject": str})
+
+
+LME4_FITS = ("baseline", "more_variance", "more_slope_variance", "few_obs", "many_obs",
+             "unbalanced", "sleepstudy")
+
+
+def lme4_fit(name):
+    """lme4's stored fit of one of :data:`LME4_FITS` (R 4.2.2, lme4 1.1-31).
+
+    Returns
+    -------
+    dict
+        The JSON of ``tests/reference/NAME.json``: ``fixed_effects``, ``variance``,
+        ``clusters``, ``REML``, the R and lme4 versions, ...
+    """
+    if name not in LME4_FITS:
+        raise ValueError(f"name must be one of {', '.join(LME4_FITS)}; got {name!r}")
+    return json.loads(_dataset(f"lme4/{name}.json").read_text(encoding="utf-8"))

@@ -17,7 +17,7 @@ from html import escape
 from pathlib import Path
 from string import Template
 
-from .animate import BASELINE_ZOOM_SD, shrinkage_paths
+from .animate import BASELINE_ZOOM_SD, plot_shrinkage, shrinkage_paths
 from .data import SCENARIOS, simulate
 from .fit import UnidentifiableError, fit_models
 from .measure import shrinkage_fraction
@@ -94,6 +94,23 @@ def setting_data(values):
                 "singular": bool(fit.singular)},
         "clusters": int(fit.ngroups), "rows": int(fit.nobs),
     }
+
+
+def plot_setting(**values):
+    """Draw one setting's end state in a notebook, in the page's view.
+
+    Parameters
+    ----------
+    **values
+        Any of the settings of :class:`shrinkage.Settings` (not only the grid's
+        values); the others are the baseline's.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The figure of :func:`shrinkage.plot_shrinkage` for the simulated data.
+    """
+    return plot_shrinkage(fit_models(simulate(replace(BASELINE, **values))), BASELINE_ZOOM_SD)
 
 
 def _value_words(name, values):

@@ -28,7 +28,8 @@ def article_case(request):
 ROOT = Path(__file__).resolve().parent.parent
 # Real data sets with lme4 reference fits (tests/reference/NAME_object.json, fit_object.R):
 # the file and the (y, x, cluster) columns.
-REAL_DATA = {"sleepstudy": (ROOT / "book" / "data" / "sleepstudy.csv", ("Reaction", "Days", "Subject")),
+REAL_DATA = {"sleepstudy": (ROOT / "shrinkage" / "datasets" / "sleepstudy.csv",
+                            ("Reaction", "Days", "Subject")),
              "Orthodont": (REFERENCE / "Orthodont.csv", ("distance", "age", "Subject")),
              "BodyWeight": (REFERENCE / "BodyWeight.csv", ("weight", "Time", "Rat"))}
 _NOT_COPIED = {".git", ".venv", "_build", "_media", "__pycache__", ".pytest_cache",

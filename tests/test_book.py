@@ -372,3 +372,52 @@ def test_sleepstudy_teaches_lines_size_uncertainty_and_prediction(site):
 def test_unbalanced_and_how_far_show_size_and_centring(site):
     assert 'id="fig-unbalanced-by-size"' in read(site, "book/unbalanced")
     assert 'id="fig-centring-paths"' in read(site, "book/how_far")
+
+
+def _downloaded_notebooks(site):
+    return sorted((site / "_sources" / "book").glob("*.ipynb"))
+
+
+def test_downloaded_notebooks_read_as_plain_markdown(site):
+    notebooks = _downloaded_notebooks(site)
+    assert len(notebooks) >= 12
+    for path in notebooks:
+        cells = json.loads(path.read_text())["cells"]
+        markdown = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        # No MyST role, directive or label is left for Jupyter to show as raw text.
+        leaks = re.findall(r"\{[\w:-]*\}`|^```\{|^:::|^\([\w-]+\)=[ \t]*$", markdown, re.M)
+        assert leaks == [], (path.name, leaks)
+    baseline = json.loads((site / "_sources" / "book" / "baseline.ipynb").read_text())["cells"]
+    text = "\n".join("".join(c["source"]) for c in baseline if c["cell_type"] == "markdown")
+    # The glued REML criterion as the page shows it (R: REMLcrit(lmer(...)) = 3012.19),
+    # the article cited by author and year, the animation as the image the notebook writes.
+    assert "criterion of 3012.2" in text and "(Clark 2019)" in text
+    assert "](_media/baseline.png)" in text
+
+
+def _run_alone(path, folder):
+    """Execute the notebook at ``path`` in ``folder``; return the files it wrote there."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    folder.mkdir()
+    notebook = nbformat.reads(path.read_text(), as_version=4)
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return path.stem, sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.mark.book
+def test_downloaded_notebooks_run_in_an_empty_folder(site, tmp_path):
+    # Each notebook as a reader downloads it, alone in a new folder, with the package
+    # installed: nothing else of the repository is reachable. Two at a time, each in
+    # its own process (a kernel client per process).
+    from concurrent.futures import ProcessPoolExecutor
+
+    notebooks = _downloaded_notebooks(site)
+    with ProcessPoolExecutor(2) as pool:
+        written = dict(pool.map(_run_alone, notebooks, [tmp_path / p.stem for p in notebooks]))
+    assert len(written) == len(notebooks) >= 12
+    # The explorer's notebook writes no data files into the reader's folder.
+    assert written["explorer"] == []
+    assert "_media/baseline.mp4" in written["baseline"]

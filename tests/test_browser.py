@@ -321,3 +321,16 @@ def test_code_keeps_its_indentation_on_a_phone(browser, server, page_name):
     assert any(block["wide"] for block in blocks)  # the case that used to wrap
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.context.close()
+
+
+def test_the_download_menu_saves_files(browser, server):
+    # The .md and .ipynb items download (the source used to open as raw text).
+    page, errors, _ = open_page(browser, f"{server}book/baseline.html", accept_downloads=True)
+    for selector, name in (("a.btn-download-source-button", "baseline.md"),
+                           ("a.btn-download-notebook-button", "baseline.ipynb")):
+        page.locator(".dropdown-download-buttons button.dropdown-toggle").click()
+        with page.expect_download(timeout=10_000) as download:
+            page.locator(selector).click()
+        assert download.value.suggested_filename == name
+    assert errors == []
+    page.context.close()

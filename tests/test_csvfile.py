@@ -1,7 +1,7 @@
 """A user's CSV file as spreadsheets write it: labels kept as text, dialects, clear refusals.
 
 The reference is lme4 on lme4's sleepstudy data (tests/reference/sleepstudy.json, made by
-fit_csv.R from book/data/sleepstudy.csv): every dialect of the same data must give lme4's fit.
+fit_csv.R from shrinkage/datasets/sleepstudy.csv): every dialect of the same data must give lme4's fit.
 """
 import json
 import subprocess
@@ -14,7 +14,7 @@ from shrinkage import fit_models, read_columns
 
 from conftest import REFERENCE, ROOT
 
-SLEEP = ROOT / "book" / "data" / "sleepstudy.csv"
+SLEEP = ROOT / "shrinkage" / "datasets" / "sleepstudy.csv"
 CLI = [sys.executable, "-m", "shrinkage"]
 COLUMNS = ["--y", "Reaction", "--x", "Days", "--cluster", "Subject"]
 # R: -2 * logLik(lmer(Reaction ~ Days + (Days | Subject), sleepstudy))   (REML)

@@ -1,4 +1,5 @@
-"""The data generator against R's numbers."""
+"""The data generator against R's numbers, and the data the package ships."""
+import json
 import subprocess
 import sys
 from io import StringIO
@@ -8,8 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import shrinkage
 from shrinkage import SCENARIOS, Settings, create_data
 from shrinkage.rng import RStream, qnorm
+
+from conftest import REFERENCE
 
 
 # Values as R 4.x prints them (sample.kind = "Rejection", normal.kind = "Inversion");
@@ -199,3 +203,29 @@ def test_cli_bad_input_exits_2_with_one_line(args, name):
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and name in lines[0] and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name", shrinkage.data.LME4_FITS)
+def test_the_shipped_lme4_fits_are_the_r_outputs(name):
+    # The package's copies are tests/reference/NAME.json, written by make_reference.R /
+    # fit_csv.R, byte for byte: the chapters read the package's, the tests R's.
+    from importlib import resources
+
+    shipped = resources.files("shrinkage").joinpath("datasets", "lme4", f"{name}.json").read_bytes()
+    assert shipped == (REFERENCE / f"{name}.json").read_bytes()
+    assert shrinkage.lme4_fit(name)["reml_criterion"] == json.loads(shipped)["reml_criterion"]
+
+
+def test_the_shipped_sleepstudy_is_lme4s():
+    # R: nrow(sleepstudy) 180; nlevels(Subject) 18; mean(Reaction) 298.5079;
+    # sleepstudy[sleepstudy$Subject == "308" & sleepstudy$Days == 9, "Reaction"] 466.3535
+    data = shrinkage.sleepstudy()
+    assert data.shape == (180, 3) and data["Subject"].nunique() == 18
+    assert data["Reaction"].mean() == pytest.approx(298.5079, abs=1e-4)
+    day9 = data.query("Subject == 'S308' and Days == 9")["Reaction"]
+    assert day9.item() == pytest.approx(466.3535, abs=1e-4)
+
+
+def test_an_unknown_lme4_fit_is_named():
+    with pytest.raises(ValueError, match="name must be one of baseline, .*; got 'nope'"):
+        shrinkage.lme4_fit("nope")

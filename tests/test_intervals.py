@@ -1,7 +1,7 @@
 """Confidence intervals against lme4's confint on three real data sets.
 
 References: tests/reference/NAME_object.json, made by fit_object.R (R 4.2.2, lme4 1.1-31)
-from lme4's sleepstudy (book/data/sleepstudy.csv), nlme's Orthodont and BodyWeight
+from lme4's sleepstudy (shrinkage/datasets/sleepstudy.csv), nlme's Orthodont and BodyWeight
 (tests/reference/Orthodont.csv, BodyWeight.csv).
 """
 import json

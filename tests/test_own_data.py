@@ -1,7 +1,7 @@
 """A user's own data: any column names, text labels, missing values, files from the CLI.
 
 The reference is lme4 on lme4's sleepstudy data (tests/reference/sleepstudy.json, made by
-fit_csv.R from book/data/sleepstudy.csv).
+fit_csv.R from shrinkage/datasets/sleepstudy.csv).
 """
 import json
 import subprocess
@@ -15,7 +15,7 @@ from shrinkage import UnidentifiableError, create_data, fit_models
 
 from conftest import REFERENCE, ROOT
 
-SLEEP = ROOT / "book" / "data" / "sleepstudy.csv"
+SLEEP = ROOT / "shrinkage" / "datasets" / "sleepstudy.csv"
 COLUMNS = dict(y="Reaction", x="Days", cluster="Subject")
 
 

@@ -12,8 +12,8 @@ content, so a browser that cannot play the video shows the static figure and its
 The video has no control bar, which would cover the plot's axis on a phone; a
 play/pause button sits below it (``_static/animation.js``), and readers who prefer
 reduced motion get a paused video showing the poster. Printed, the page shows the
-poster, the end state, instead of whatever frame the video is at. The animation is numbered with the figures ("Fig. N"),
-so ``{numref}`` works with its ``:name:``.
+poster, the end state, instead of whatever frame the video is at. The animation is
+numbered with the figures ("Fig. N"), so ``{numref}`` works with its ``:name:``.
 """
 
 import html

@@ -46,10 +46,11 @@ _MEDIA_REFERENCE = re.compile(r"_media/([\w/.-]*[\w])")
 
 
 def fingerprint(root):
-    """sha256 over the helper package's sources, the data files and the requirements."""
+    """sha256 over the helper package (code, templates, data) and the requirements."""
     digest = hashlib.sha256()
-    files = (sorted((root / "shrinkage").rglob("*.py")) + sorted((root / "book" / "data").glob("*"))
-             + [root / "requirements.txt", root / "requirements.lock"])
+    package = [path for path in (root / "shrinkage").rglob("*.*")
+               if path.suffix in (".py", ".html", ".csv", ".json") and "__pycache__" not in path.parts]
+    files = sorted(package) + [root / "requirements.txt", root / "requirements.lock"]
     for path in files:
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())

@@ -1,4 +1,4 @@
-"""Offer each executed chapter as an ``.ipynb`` download.
+"""Offer each executed chapter as an ``.ipynb`` download that reads as a plain notebook.
 
 myst-nb writes the executed notebook of every MyST-markdown chapter to
 ``_build/jupyter_execute``; this copies it next to the page sources and tells the
@@ -7,20 +7,93 @@ are configured, and this book has none: it builds and runs offline).  Cell ids, 
 jupytext draws at random, are replaced by their positions, and Python's default
 ``<object at 0x...>`` text beside a rich output (a memory address) is dropped, so that
 two builds of the same sources offer byte-identical downloads.
+
+The markdown cells are written in MyST, which Jupyter does not read: in the download,
+glued values become the text the page shows, ``{ref}`` the section's title, ``{cite}``
+an author-year citation, ``{figure}`` and ``{animation}`` a markdown image of the file
+the notebook writes (with the caption below), the bibliography a list, and labels go.
 """
 
 import json
 import re
 from pathlib import Path
 
+from myst_nb.core.variables import format_plain_text
+
 _DEFAULT_REPR = re.compile(r"^<[\w.]+ (object )?at 0x[0-9a-f]+>$")
+_LABEL = re.compile(r"^\([\w-]+\)=[ \t]*\n", re.M)
+_ROLE = re.compile(r"\{(?P<role>[\w:-]*)\}`(?P<text>[^`]*)`")
+_DIRECTIVE = re.compile(r"^```\{(?P<name>figure|animation|bibliography)\}[ \t]*(?P<argument>[^\n]*)\n"
+                        r"(?P<options>(?::[\w-]+:[^\n]*\n)*)\n?(?P<body>.*?)^```[ \t]*$", re.M | re.S)
+_BIB_ENTRY = re.compile(r"@\w+\{(?P<key>[^,]+),(?P<fields>.*?)\n\}", re.S)
+_BIB_FIELD = re.compile(r"(\w+)\s*=\s*\{(.*?)\},?\s*$", re.M)
 
 
-def reproducible_notebook(text):
-    """Return a notebook's JSON text with cell ids ``cell-0``, ``cell-1``, ... and no addresses."""
+def bibliography(text):
+    """``{key: (authors, year, title)}`` from a BibTeX file's text (this book's simple entries)."""
+    entries = {}
+    for entry in _BIB_ENTRY.finditer(text):
+        fields = {name.lower(): re.sub(r"[{}]|\\.", "", value)
+                  for name, value in _BIB_FIELD.findall(entry.group("fields"))}
+        authors = [name.split(",")[0].strip() for name in fields.get("author", "").split(" and ")]
+        entries[entry.group("key").strip()] = (authors, fields.get("year", ""), fields.get("title", ""))
+    return entries
+
+
+def _citation(keys, references):
+    def one(key):
+        authors, year, _ = references[key]
+        names = authors[0] + (" et al." if len(authors) > 2 else
+                              f" and {authors[1]}" if len(authors) == 2 else "")
+        return f"{names} {year}"
+    return "(" + "; ".join(one(key.strip()) for key in keys.split(",")) + ")"
+
+
+def plain_markdown(text, glued, titles, references):
+    """A MyST markdown cell's ``text`` as plain (Jupyter) markdown.
+
+    ``glued`` maps glue names to their output data, ``titles`` labels to section
+    titles, ``references`` citation keys to ``(authors, year, title)``.
+    """
+    def role(match):
+        name, content = match.group("role"), match.group("text")
+        if name.startswith("glue"):
+            key, _, spec = content.partition(":") if name == "glue:text" else (content, "", "")
+            data = glued[key.strip()]["data"]
+            if name in ("glue:md", "glue:", "glue") and "text/markdown" in data:
+                return data["text/markdown"]
+            return format_plain_text(data["text/plain"], spec if name == "glue:text" else "")
+        if name == "ref":
+            shown = re.fullmatch(r"(.*?)\s*<([\w-]+)>", content)
+            return shown.group(1) if shown else titles[content]
+        if name == "cite":
+            return _citation(content, references)
+        return content  # any other role: its text
+
+    def directive(match):
+        name, argument = match.group("name"), match.group("argument").strip()
+        options = dict(re.findall(r"^:([\w-]+):[ \t]*(.*)$", match.group("options"), re.M))
+        if name == "bibliography":
+            return "\n".join(f"- {', '.join(authors)} ({year}). *{title}*."
+                             for authors, year, title in references.values())
+        image = argument + ".png" if name == "animation" else argument
+        caption = " ".join(match.group("body").split())
+        return f"![{options.get('alt', '')}]({image})\n\n*{caption}*"
+
+    text = _LABEL.sub("", text)
+    text = _DIRECTIVE.sub(directive, text)
+    return _ROLE.sub(role, text)
+
+
+def reproducible_notebook(text, glued=None, titles=None, references=None):
+    """Return a notebook's JSON text with cell ids ``cell-0``, ``cell-1``, ..., no
+    addresses, and markdown cells in plain markdown (:func:`plain_markdown`)."""
     notebook = json.loads(text)
     for index, cell in enumerate(notebook["cells"]):
         cell["id"] = f"cell-{index}"
+        if cell["cell_type"] == "markdown":
+            source = "".join(cell["source"])
+            cell["source"] = plain_markdown(source, glued or {}, titles or {}, references or {})
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             plain = "".join(data.get("text/plain", []))
@@ -33,9 +106,15 @@ def _add_notebook(app, pagename, templatename, context, doctree):
     executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
     if not executed.is_file():
         return
+    glue_file = executed.with_suffix(".glue.json")
+    glued = json.loads(glue_file.read_text()) if glue_file.is_file() else {}
+    titles = {label: title for label, (_, _, title)
+              in app.env.domaindata["std"]["labels"].items()}
+    references = bibliography("\n".join(
+        (Path(app.srcdir) / name).read_text(encoding="utf-8") for name in app.config.bibtex_bibfiles))
     target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(reproducible_notebook(executed.read_text()))
+    target.write_text(reproducible_notebook(executed.read_text(), glued, titles, references))
     context["ipynb_source"] = f"{pagename}.ipynb"
 
 

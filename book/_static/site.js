@@ -12,3 +12,9 @@ document.addEventListener("click", (event) => {
     location.hash = link.hash;
   }
 });
+
+// The download menu's items save files (the source would otherwise open as raw text).
+for (const link of document.querySelectorAll(
+  "a.btn-download-source-button, a.btn-download-notebook-button")) {
+  link.setAttribute("download", "");
+}

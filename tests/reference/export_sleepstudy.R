@@ -1,5 +1,5 @@
-# Writes lme4's sleepstudy data set as CSV (book/data/sleepstudy.csv):
-#   Rscript export_sleepstudy.R ../../book/data/sleepstudy.csv
+# Writes lme4's sleepstudy data set as CSV (shrinkage/datasets/sleepstudy.csv):
+#   Rscript export_sleepstudy.R ../../shrinkage/datasets/sleepstudy.csv
 # Made with R 4.2.2 and lme4 1.1-31 (Debian packages r-base-core r-cran-lme4).
 args <- commandArgs(trailingOnly = TRUE)
 data(sleepstudy, package = "lme4")
