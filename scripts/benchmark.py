@@ -12,8 +12,9 @@
 - render time and file size of each setting's animation;
 - the simulation study: six scenarios x 200 replicates, on the default backend (all
   cores) and on one core, and a draw of 10^7 normals (R-exact, bit for bit);
-- the book: a clean build, a rebuild after a prose-only edit, and the weight of every
-  page with the files it loads (stylesheets, scripts, images, video, poster).
+- the book: a clean build, a rebuild after a prose-only edit, the weight of every
+  page with the files it loads (stylesheets, scripts, images, video, poster), and in
+  ``scripts/preview`` the time from saving a prose or code edit to the reloaded page.
 
 Targets: fits at most lme4's time (aim: half); MP4 <= 300 KB and a few seconds to
 render; study of 6 x 200 replicates <= 30 s; clean build < 60 s; prose-only rebuild
@@ -276,6 +277,51 @@ def bench_book(workdir):
           f"{(page_weight(explorer_page) + first.stat().st_size) / 1000:>24.1f}"
           f"  ({(page_weight(explorer_page, True) + first.stat().st_size) / 1000:.1f} KB "
           "gzip-compressed; budget 300)")
+    if shutil.which("chromium"):
+        bench_preview(copy)
+
+
+def bench_preview(copy):
+    """Seconds from saving an edit to the reloaded page in scripts/preview (Chromium)."""
+    import socket
+
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    preview = subprocess.Popen([sys.executable, "-u", str(copy / "scripts" / "preview.py"),
+                                "--port", str(port)], cwd=copy, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        while "previewing at" not in preview.stdout.readline():
+            pass
+        chapter = copy / "book" / "model.md"
+        text = chapter.read_text()
+        edits = {"prose": text.replace("\n## ", "\nA sentence added in an edit.\n\n## ", 1),
+                 "code (the chapter runs again)": text.replace(
+                     "data = sk.create_data()\n", "data = sk.create_data()  # edited\n", 1)}
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=shutil.which("chromium"),
+                                                 args=["--no-sandbox"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/book/model.html")
+            for name, edited in edits.items():
+                page.evaluate("window.__before = performance.timeOrigin")
+                start = time.perf_counter()
+                chapter.write_text(edited)
+                page.wait_for_function("window.__before === undefined", timeout=300_000)
+                page.wait_for_load_state("load")
+                print(f"preview, {name} edit saved to page reloaded: "
+                      f"{time.perf_counter() - start:5.1f} s (goal for prose: 3 s)")
+                chapter.write_text(text)
+                page.evaluate("window.__before = performance.timeOrigin")
+                page.wait_for_function("window.__before === undefined", timeout=300_000)
+            browser.close()
+    finally:
+        preview.terminate()
+        preview.wait()
+        preview.stdout.close()
 
 
 def main():

@@ -97,7 +97,8 @@ def setting_data(values):
 
 
 def plot_setting(**values):
-    """Draw one setting's end state in a notebook, in the page's view.
+    """Draw one setting's end state in a notebook, in a view as wide as the page's
+    (centred on the fitted average).
 
     Parameters
     ----------

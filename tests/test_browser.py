@@ -225,7 +225,8 @@ def test_outputs_fit_a_phone(browser, server, page_name):
     page.evaluate("Promise.all([...document.images].map(i => { i.loading = 'eager'; "
                   "return i.decode().catch(() => null); }))")
     shapes = page.eval_on_selector_all(
-        ".bd-article figure img:not(video img)",
+        # (not the animations' print-only poster, which is hidden on screens)
+        ".bd-article figure img:not(video img):not(.animation-print)",
         "nodes => nodes.map(n => [n.naturalWidth / n.naturalHeight, "
         "n.getBoundingClientRect().width / n.getBoundingClientRect().height])")
     assert all(drawn == pytest.approx(natural, rel=0.02) for natural, drawn in shapes), shapes

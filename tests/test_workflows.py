@@ -178,3 +178,18 @@ def test_renovate_can_read_the_lock_headers():
     script = (ROOT / "scripts" / "lock").read_text()
     assert "--python-version=3.11 --no-emit-package=shrinkage" in script
     assert '--output-file="$list.lock"' in script
+
+
+def test_jupyterlab_opens_chapters_with_jupytexts_viewer():
+    # scripts/lab installs these overrides; the viewer's name must be the one jupytext's
+    # JupyterLab extension registers, or JupyterLab falls back to the text editor.
+    import json
+
+    overrides = json.loads((ROOT / "scripts" / "jupyterlab-overrides.json").read_text())
+    viewers = overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
+    assert set(viewers) == {"markdown", "myst"}
+    extension = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "jupyterlab-jupytext"
+    registered = "".join(p.read_text(errors="ignore") for p in extension.rglob("*.js"))
+    for name in set(viewers.values()):
+        assert f'"{name}"' in registered or f"'{name}'" in registered, name
+    assert "overrides.json" in (ROOT / "scripts" / "lab").read_text()
