@@ -84,9 +84,11 @@ def test_scenario_page_has_its_animation(site, name):
     assert "<p></p>" not in figure.group(2) and figure.group(2).count("<p>") == 1
     # The end-state figure is the poster itself: one image, downloaded once, linked full size.
     end_state = re.search(r'<a class="reference internal image-reference" href="([^"]+)">'
-                          r'<img loading="lazy" decoding="async" alt="([^"]+)" src="([^"]+)"', html)
-    assert end_state and end_state.group(1) == end_state.group(3) == poster
-    assert not end_state.group(2).startswith("../_images"), "alt text, not a file name"
+                          r'<img ([^>]*)>', html)
+    assert end_state
+    image = dict(re.findall(r'([\w-]+)="([^"]*)"', end_state.group(2)))
+    assert end_state.group(1) == image["src"] == poster and image["loading"] == "lazy"
+    assert not image["alt"].startswith("../_images"), "alt text, not a file name"
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -421,3 +423,27 @@ def test_downloaded_notebooks_run_in_an_empty_folder(site, tmp_path):
     # The explorer's notebook writes no data files into the reader's folder.
     assert written["explorer"] == []
     assert "_media/baseline.mp4" in written["baseline"]
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_the_site_layer_holds_on_every_page(site, page):
+    # What book/_templates and book/_ext/site_pages.py make of the theme's pages.
+    html = read(site, page)
+    head = html[:html.index("</head>")]
+    # One toggle of each kind (the theme scripts bind the first): the visible ones (a
+    # page without sections has no "On this page" toggle).
+    assert html.count("primary-toggle") == 1 and html.count("secondary-toggle") <= 1
+    assert head.count('name="viewport"') == 1
+    for gone in ("searchtools.js", "searchindex.js", "fontawesome.js", "sphinx-thebe.css",
+                 'aria-label="Toggle hidden content"', "doc-biblioentry", "<i class=\"fa"):
+        assert gone not in html, gone
+    assert 'role="complementary" aria-label="Book contents"' in html
+    assert 'prefers-color-scheme: dark' in head and "svg-inline--fa{" in head
+    # Every text output's width class has its rule.
+    for width in set(re.findall(r'class="output [^"]*\bfit-(\d+)\b', html)):
+        assert f".fit-{width} pre{{--chars:{width}}}" in head, width
+
+
+def test_the_search_page_loads_its_search_scripts(site):
+    html = (site / "search.html").read_text()
+    assert "searchtools.js" in html and "searchindex.js" in html

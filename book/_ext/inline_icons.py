@@ -4,7 +4,8 @@ The theme marks its twenty or so header and navigation icons as ``<i class="fa-.
 and loads Font Awesome's complete icon script (1.5 MB) to draw them, and the browser
 fetches the icon fonts (275 KB) as soon as such an element is styled. After the build,
 this turns each of those elements into the SVG Font Awesome would draw, taking the
-paths from the theme's own copy of the script, and removes the script from the pages.
+paths from the theme's own copy of the script (which the pages no longer load:
+``book/_templates/layout.html``).
 Icons the theme draws from CSS (links to GitHub) get the same paths as CSS masks.
 Font Awesome Free's icons are CC BY 4.0 and its code MIT.
 """
@@ -20,7 +21,6 @@ _MODIFIERS = {"fa-lg", "fa-xs", "fa-sm", "fa-fw", "fa-2x", "fa-3x", "fa-spin", "
 _ELEMENT = re.compile(r'<(i|span) ([^>]*?)class="([^"]*\bfa-[^"]*)"([^>]*)>\s*</\1>')
 _ICON = r'(?:"{name}"|{name}):\[(\d+),(\d+),\[[^\]]*\],"[^"]*","([^"]+)"\]'
 _ALIAS = r'[,{{](?:"[a-z0-9-]+"|[a-z0-9-]+):\[(\d+),(\d+),\[[^\]]*"{name}"[^\]]*\],"[^"]*","([^"]+)"\]'
-_SCRIPT = re.compile(r'\s*<(?:script|link)[^>]*scripts/fontawesome\.js[^>]*>(?:</script>)?')
 # Icons the theme's CSS draws in ::before with the icon font, as (selector, pack, icon).
 CSS_ICONS = [("a.github::before", "fab", "github"), ("a.gitlab::before", "fab", "gitlab")]
 NOTICE = "Font Awesome Free (https://fontawesome.com): icons CC BY 4.0, code MIT."
@@ -67,8 +67,8 @@ def _svg(match):
 
 
 def inline_icons(page_html):
-    """``page_html`` with icon elements drawn as SVG and the icon script removed."""
-    return _SCRIPT.sub("", _ELEMENT.sub(_svg, page_html))
+    """``page_html`` with icon elements drawn as SVG."""
+    return _ELEMENT.sub(_svg, page_html)
 
 
 def icon_css():

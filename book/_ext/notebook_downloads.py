@@ -102,6 +102,28 @@ def reproducible_notebook(text, glued=None, titles=None, references=None):
     return json.dumps(notebook, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
 
 
+def _with_cached_outputs(app, text):
+    """The executed notebook's text with its outputs, also when the build took them from
+    the cache: myst-nb then writes the notebook without them (it merges the cached
+    outputs into a copy)."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    notebook = nbformat.reads(text, as_version=4)
+    cache_path = app.env.mystnb_config.execution_cache_path  # as myst-nb resolved it
+    if any(cell.get("outputs") for cell in notebook.cells) or not cache_path:
+        return text
+    try:
+        _, merged = get_cache(cache_path).merge_match_into_notebook(notebook)
+    except KeyError:  # not in the cache: the chapter has no outputs
+        return text
+    for cell in merged.cells:  # glued values stay out of the notebook, as myst-nb leaves them
+        if "outputs" in cell:
+            cell.outputs = [output for output in cell.outputs
+                            if not output.get("metadata", {}).get("scrapbook", {}).get("mime_prefix")]
+    return nbformat.writes(merged)
+
+
 def _add_notebook(app, pagename, templatename, context, doctree):
     executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
     if not executed.is_file():
@@ -114,7 +136,8 @@ def _add_notebook(app, pagename, templatename, context, doctree):
         (Path(app.srcdir) / name).read_text(encoding="utf-8") for name in app.config.bibtex_bibfiles))
     target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(reproducible_notebook(executed.read_text(), glued, titles, references))
+    text = _with_cached_outputs(app, executed.read_text())
+    target.write_text(reproducible_notebook(text, glued, titles, references))
     context["ipynb_source"] = f"{pagename}.ipynb"
 
 

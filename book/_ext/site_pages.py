@@ -1,124 +1,77 @@
 """Pages that are light, work on phones and follow the reader's colour scheme.
 
-After the build, every page is rewritten (each step can be repeated harmlessly, since
-an incremental build leaves unchanged pages as they were):
+Each change is made in the layer Sphinx provides for it:
 
-* icons drawn inline (``inline_icons``), so no icon font or icon script loads;
-* the menu buttons work: sphinx-book-theme 1.3 keeps pydata-sphinx-theme's own header,
-  hidden, whose "menu" and "on this page" buttons come first in the page, and the theme
-  scripts bind the first match only (pydata-sphinx-theme#2451); the hidden pair is removed;
-* scripts never block the first paint: every script of the head is deferred (inline ones
-  that use what those scripts define become ``data:`` scripts, which keeps their order;
-  inline declarations stay, since later scripts read them), and pages other than the
-  search page skip the search scripts and index, which only the search page uses;
-* the colour scheme follows the reader's system until they choose one with the switch,
-  from the first paint on;
-* text outputs carry the length of their longest line, so that ``site.css`` can shrink
-  them to fit a phone;
-* empty table header cells (pandas' corner cells) become plain cells;
-* accessible names match visible labels (code toggles, the search field button), the
-  bibliography uses list roles that are still in ARIA, and the sidebar is a landmark.
+* **templates** (``book/_templates``, extending the theme's): the colour scheme follows
+  the reader's system until they choose one with the switch, from the first paint on,
+  and the Font Awesome script is not loaded (``layout.html``, block ``css``); one
+  viewport tag, and the search scripts and index only on the search page, which loads
+  them itself (block ``extrahead``); the theme's hidden header without its own pair of
+  sidebar toggles, which the theme scripts would bind instead of the visible ones
+  (``sections/header.html``, pydata-sphinx-theme#2451); the sidebar as a landmark
+  (``sections/sidebar-primary.html``); the search button named by its visible text
+  (``components/search-button-field.html``);
+* **the page context** (``html-page-context``): every script is deferred, so none
+  blocks the first paint (except on the search page, whose search script runs while the
+  page is parsed and needs them) (inline code that uses what those scripts define runs when
+  the page is parsed, after them; inline declarations stay as they are); the Thebe
+  stylesheet goes (the book has no launch buttons); the inline icons' CSS and the
+  widths of the page's text outputs become a ``<style>`` in the head; a
+  ``<meta name="description">`` from the opening paragraph;
+* **the doctree and node visitors**: text outputs carry the length of their longest
+  line as a class, so that ``site.css`` can shrink them to fit a phone (longer ones
+  wrap); pandas' empty corner header cells become plain cells; figures load lazily;
+  hidden code is toggled by its visible text (no differing aria-label); the
+  bibliography uses list roles that are still in ARIA.
 
-Figures in ``_images`` are stored with a 256-colour palette. Each page also gets a
-``<meta name="description">`` from its opening paragraph.
+After the build, one pass over the finished pages draws the theme's icons inline
+(``inline_icons``: nothing else can reach the icons of the theme's many templates); a
+page without any icon stops the build, since that means the theme's markup changed.
+Figures in ``_images`` are stored with a 256-colour palette.
 """
 
 import hashlib
 import html
 import re
-import urllib.parse
 from pathlib import Path
 
 from docutils import nodes
 from inline_icons import icon_css, inline_icons
+from sphinx.builders.html._assets import _JavaScript
 
 DESCRIPTION_LENGTH = 155
-_HIDDEN_TOGGLE = re.compile(
-    r'\s*<button class="pst-navbar-icon sidebar-toggle (?:primary|secondary)-toggle"'
-    r'[^>]*>.*?</button>', re.S)
-_SEARCH_SCRIPTS = re.compile(
-    r'\s*<script[^>]*src="[^"]*(?:searchtools\.js|language_data\.js|searchindex\.js)"[^>]*>'
-    r'</script>')
-_HEAD_SCRIPT = re.compile(r"<script(?P<attributes>[^>]*)>(?P<code>.*?)</script>", re.S)
-_THEME_INIT = re.compile(r'(<script data-cfasync="false">)(.*?)(</script>)', re.S)
-_DEFAULT_MODE = re.compile(r'localStorage\.getItem\("mode"\) \|\| "(\w+)"')
-# Before the first paint: the stored choice, else the configured default (``auto``: the
-# system's scheme).
-THEME_INIT = """
-    const mode = localStorage.getItem("mode") || "{default}";
-    const system = matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
-    document.documentElement.dataset.mode = mode;
-    document.documentElement.dataset.theme = mode === "auto" ? system : mode;
-  """
-# An inline script that only declares a value needs nothing loaded before it: it stays.
-_DECLARATION = re.compile(r"\s*(?:let|var|const) \w+ = [^;]*;?\s*")
-_TEXT_OUTPUT = re.compile(r'(<div class="output (?:stream|text_plain)[^"]*">'
-                          r'<div class="highlight"><pre)>(.*?)</pre>', re.S)
 # Longest line that fits a 358 px phone column at 9 px: longer ones wrap.
 SCALED_CHARS = 64
+# An inline script that only declares a value needs nothing loaded before it: it stays.
+_DECLARATION = re.compile(r"\s*(?:let|var|const) \w+ = [^;]*;?\s*")
 # pandas leaves the corner cells above an index as empty headers, which head nothing.
 _EMPTY_HEADER = re.compile(r"<th((?: (?!scope)[\w-]+=\"[^\"]*\")*)(?: scope=\"\w+\")? ?>"
                            r"(?:\s|&nbsp;)*</th>")
-_THEBE_CSS = re.compile(r'\s*<link[^>]*sphinx-thebe\.css[^>]*/>')
-_STYLE_MARK = "<style id=\"site-icons\">"
+_FIT = re.compile(r"fit-(\d+)")
 
 
-def _defer(match):
-    attributes, code = match.group("attributes"), match.group("code")
-    if "data-cfasync" in attributes or "defer" in attributes or "async" in attributes or (
-            "type=" in attributes and "text/javascript" not in attributes):
-        return match.group(0)
-    if "src=" in attributes:
-        return f"<script defer{attributes}></script>"
-    if _DECLARATION.fullmatch(code):
-        return match.group(0)
-    source = "data:text/javascript," + urllib.parse.quote(code.strip())
-    return f'<script defer src="{source}"></script>'
+# --- page context -------------------------------------------------------------------------
+
+def deferred(script):
+    """``script`` (a Sphinx ``_JavaScript``) made so that it does not block the first paint."""
+    attributes = dict(script.attributes)
+    if script.filename:
+        if not ({"defer", "async"} & set(attributes) or attributes.get("type", "text/javascript")
+                != "text/javascript"):
+            attributes["defer"] = "defer"
+        return _JavaScript(script.filename, priority=script.priority, **attributes)
+    body = attributes.get("body", "")
+    if _DECLARATION.fullmatch(body):
+        return script
+    attributes["body"] = f'document.addEventListener("DOMContentLoaded", () => {{ {body.strip()} }});'
+    return _JavaScript(script.filename, priority=script.priority, **attributes)
 
 
-def _theme_init(match):
-    start, code, end = match.groups()
-    default = _DEFAULT_MODE.search(code)
-    return start + THEME_INIT.replace("{default}", default.group(1) if default else "auto") + end
-
-
-def _fit_output(match):
-    start, text = match.groups()
-    lines = html.unescape(re.sub(r"<[^>]+>", "", text)).splitlines() or [""]
-    chars = max(len(line.rstrip()) for line in lines)
-    attribute = f' style="--chars: {max(chars, 1)}"' if chars <= SCALED_CHARS else (
-        ' class="wrap-lines"')
-    return f"{start}{attribute}>{text}</pre>"
-
-
-def polish(page_html, search_page=False):
-    """Return ``page_html`` rewritten as described in the module docstring."""
-    page_html = inline_icons(page_html)
-    page_html = _HIDDEN_TOGGLE.sub("", page_html, count=2)
-    page_html = page_html.replace('<summary aria-label="Toggle hidden content">', "<summary>")
-    page_html = re.sub(r'(<button class="btn search-button-field[^>]*?) aria-label="Search"',
-                       r"\1", page_html)
-    page_html = page_html.replace('role="doc-biblioentry"', 'role="listitem"')
-    # The sidebar holds the book's title as well as its menu: a landmark for both.
-    page_html = page_html.replace(
-        '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar">',
-        '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar" '
-        'role="complementary" aria-label="Book contents">')
-    page_html = _THEME_INIT.sub(_theme_init, page_html)
-    page_html = _THEBE_CSS.sub("", page_html)
-    page_html = _TEXT_OUTPUT.sub(_fit_output, page_html)
-    page_html = _EMPTY_HEADER.sub(r"<td\1></td>", page_html)
-    # Figures below the first screen load as the reader reaches them.
-    page_html = re.sub(r'(<a class="reference internal image-reference"[^>]*>)<img (?!loading)',
-                       r'\1<img loading="lazy" decoding="async" ', page_html)
-    head_end = page_html.index("</head>")
-    head, body = page_html[:head_end], page_html[head_end:]
-    if not search_page:
-        head = _SEARCH_SCRIPTS.sub("", head)
-        head = _HEAD_SCRIPT.sub(_defer, head)
-    if _STYLE_MARK not in head:
-        head += f"{_STYLE_MARK}{icon_css()}</style>\n"
-    return head + body
+def _output_css(doctree):
+    """Rules giving each text output width class of the page its ``--chars``."""
+    widths = sorted({int(match.group(1)) for node in doctree.findall(nodes.literal_block)
+                     for name in node["classes"] for match in [_FIT.fullmatch(name)] if match})
+    return "".join(f".fit-{width} pre{{--chars:{width}}}" for width in widths)
 
 
 def description(doctree):
@@ -137,12 +90,73 @@ def description(doctree):
     return None
 
 
-def _add_description(app, pagename, templatename, context, doctree):
+def _page_context(app, pagename, templatename, context, doctree):
+    if pagename != "search":  # Sphinx's search page runs its search script while parsing
+        context["script_files"] = [deferred(script) for script in context.get("script_files", [])]
+    context["css_files"] = [sheet for sheet in context.get("css_files", [])
+                            if "sphinx-thebe" not in str(sheet.filename)]
+    context["icon_css"] = icon_css() + (_output_css(doctree) if doctree is not None else "")
     text = description(doctree) if doctree is not None else None
     if text:
         context["metatags"] = context.get("metatags", "") + (
             f'\n<meta name="description" content="{html.escape(text, quote=True)}" />')
 
+
+# --- doctree and node visitors ------------------------------------------------------------
+
+def output_width_class(text):
+    """``fit-N`` for a text output whose longest line has N <= ``SCALED_CHARS`` characters,
+    else ``wrap-lines``."""
+    chars = max((len(line.rstrip()) for line in text.splitlines()), default=0)
+    return f"fit-{max(chars, 1)}" if chars <= SCALED_CHARS else "wrap-lines"
+
+
+def without_empty_headers(markup):
+    """HTML with empty ``<th>`` cells (no text) written as ``<td>``."""
+    return _EMPTY_HEADER.sub(r"<td\1></td>", markup)
+
+
+def _resolved(app, doctree, docname):
+    for block in doctree.findall(nodes.literal_block):
+        if "output" in block["classes"] and ({"stream", "text_plain"} & set(block["classes"])):
+            block["classes"].append(output_width_class(block.astext()))
+    for raw in list(doctree.findall(nodes.raw)):
+        if "html" in raw.get("format", "").split() and "<th" in raw.astext():
+            markup = without_empty_headers(raw.astext())
+            if markup != raw.astext():
+                raw.replace_self(nodes.raw(markup, markup, format=raw["format"]))
+    # Figures below the first screen load as the reader reaches them.
+    for figure in doctree.findall(nodes.figure):
+        for image in figure.findall(nodes.image):
+            image["loading"] = "lazy"
+
+
+def visit_hidden_code(translator, node):
+    classes = " ".join(node["classes"])
+    translator.body.append(f'<details class="admonition hide {classes}">\n<summary>\n'
+                           f'<p class="collapsed admonition-title">{html.escape(node["prompt_show"])}</p>\n'
+                           f'<p class="expanded admonition-title">{html.escape(node["prompt_hide"])}</p>\n'
+                           "</summary>\n")
+
+
+def depart_hidden_code(translator, node):
+    translator.body.append("</details>\n")
+
+
+def visit_citation(translator, node):
+    # docutils' own, with "listitem" for "doc-biblioentry", which ARIA 1.3 deprecates.
+    if not isinstance(node.previous_sibling(), type(node)):
+        translator.body.append('<div role="list" class="citation-list">\n')
+    translator.body.append(translator.starttag(node, "div", classes=[node.tagname], role="listitem"))
+
+
+def depart_citation(translator, node):
+    translator.body.append("</div>\n")
+    if not isinstance(node.next_node(descend=False, siblings=True), type(node)):
+        translator.body.append("</div>\n")
+
+
+# --- after the build ----------------------------------------------------------------------
 
 def optimise_png(path):
     """Store a notebook's full-colour PNG figure in a palette, as the package's own are."""
@@ -163,29 +177,39 @@ def _build_finished(app, exception):
         optimise_png(image)
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
-        if "</head>" not in text:  # a fragment, such as a downloaded output
+        if 'class="bd-article' not in text:  # not a theme page (a fragment, the 404 page)
             continue
-        polished = polish(text, search_page=page.name == "search.html")
-        if polished != text:
-            page.write_text(polished, encoding="utf-8")
+        drawn = inline_icons(text)
+        if "svg-inline--fa" not in drawn:
+            raise RuntimeError(f"{page}: no theme icon found to draw inline; the theme's markup "
+                               "has changed (book/_ext/inline_icons.py)")
+        if drawn != text:
+            page.write_text(drawn, encoding="utf-8")
 
 
 def _site_sources_version():
-    """A number that changes with the book's extensions and its own static files."""
+    """A number that changes with the book's extensions, templates and static files."""
     book = Path(__file__).parents[1]
     digest = hashlib.sha256()
-    for source in sorted([*(book / "_ext").glob("*.py"), *(book / "_static").rglob("*.*")]):
+    for source in sorted([*(book / "_ext").glob("*.py"), *(book / "_static").rglob("*.*"),
+                          *(book / "_templates").rglob("*.html")]):
         digest.update(source.name.encode() + source.read_bytes())
     return int(digest.hexdigest()[:8], 16)
 
 
 def setup(app):
+    from myst_nb.sphinx_ import HideCodeCellNode
+
     app.add_css_file("site.css")
     app.add_js_file("site.js", loading_method="defer")
-    app.connect("html-page-context", _add_description)
+    app.add_node(HideCodeCellNode, override=True, html=(visit_hidden_code, depart_hidden_code))
+    app.add_node(nodes.citation, override=True, html=(visit_citation, depart_citation))
+    app.connect("doctree-resolved", _resolved)
+    # After the theme's own handlers (which add scripts and the header buttons).
+    app.connect("html-page-context", _page_context, priority=900)
     app.connect("build-finished", _build_finished)
-    # Editing an extension or a static file rewrites every page and copies the static
-    # files (from cached outputs, without executing); otherwise a build with no changed
-    # chapter would skip both.
+    # Editing an extension, a template or a static file rewrites every page and copies
+    # the static files (from cached outputs, without executing); otherwise a build with
+    # no changed chapter would skip both.
     return {"env_version": _site_sources_version(), "parallel_read_safe": True,
             "parallel_write_safe": True}
