@@ -4,7 +4,8 @@ myst-nb writes the executed notebook of every MyST-markdown chapter to
 ``_build/jupyter_execute``; this copies it next to the page sources and tells the
 theme's download menu about it (sphinx-book-theme does so only when launch buttons
 are configured, and this book has none: it builds and runs offline).  Cell ids, which
-jupytext draws at random, are replaced by their positions, and Python's default
+jupytext draws at random, are replaced by their positions, a cell's printed text is one
+output per stream (as on the page; the kernel splits it by timing), and Python's default
 ``<object at 0x...>`` text beside a rich output (a memory address) is dropped, so that
 two builds of the same sources offer byte-identical downloads.
 
@@ -18,6 +19,8 @@ import json
 import re
 from pathlib import Path
 
+import nbformat
+from myst_nb.core.utils import coalesce_streams
 from myst_nb.core.variables import format_plain_text
 
 _DEFAULT_REPR = re.compile(r"^<[\w.]+ (object )?at 0x[0-9a-f]+>$")
@@ -88,12 +91,16 @@ def plain_markdown(text, glued, titles, references):
 def reproducible_notebook(text, glued=None, titles=None, references=None):
     """Return a notebook's JSON text with cell ids ``cell-0``, ``cell-1``, ..., no
     addresses, and markdown cells in plain markdown (:func:`plain_markdown`)."""
-    notebook = json.loads(text)
+    notebook = nbformat.reads(text, as_version=4)
     for index, cell in enumerate(notebook["cells"]):
         cell["id"] = f"cell-{index}"
         if cell["cell_type"] == "markdown":
             source = "".join(cell["source"])
             cell["source"] = plain_markdown(source, glued or {}, titles or {}, references or {})
+        if "outputs" in cell:
+            # One output per stream, as the page shows them: how the kernel split a cell's
+            # printing into messages depends on timing.
+            cell["outputs"] = coalesce_streams(cell["outputs"])
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             plain = "".join(data.get("text/plain", []))
@@ -106,7 +113,6 @@ def _with_cached_outputs(app, text):
     """The executed notebook's text with its outputs, also when the build took them from
     the cache: myst-nb then writes the notebook without them (it merges the cached
     outputs into a copy)."""
-    import nbformat
     from jupyter_cache import get_cache
 
     notebook = nbformat.reads(text, as_version=4)

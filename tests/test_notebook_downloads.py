@@ -1,0 +1,54 @@
+"""book/_ext/notebook_downloads.py on small notebooks; the built downloads are checked,
+and run in an empty folder, in test_book.py."""
+import json
+import sys
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import notebook_downloads  # noqa: E402
+
+GLUED = {"crit": {"data": {"text/plain": "3012.189508087843"}},
+         "word": {"data": {"text/markdown": "not singular", "text/plain": "<Markdown>"}},
+         "n": {"data": {"text/plain": "7"}}}
+TITLES = {"baseline": "The baseline"}
+REFERENCES = {"clark2019shrinkage": (["Clark"], "2019", "Shrinkage in Mixed Effects Models"),
+              "bates2015lme4": (["Bates", "Mächler", "Bolker", "Walker"], "2015", "lme4")}
+
+
+def plain(text):
+    return notebook_downloads.plain_markdown(text, GLUED, TITLES, REFERENCES)
+
+
+def test_roles_become_what_the_page_shows():
+    assert plain("REML {glue:text}`crit:.1f`, {glue:md}`word`, {glue:}`n` of them") == (
+        "REML 3012.2, not singular, 7 of them")
+    assert plain("see {ref}`baseline` and {ref}`the first chapter <baseline>`") == (
+        "see The baseline and the first chapter")
+    assert plain("{cite}`clark2019shrinkage,bates2015lme4`") == "(Clark 2019; Bates et al. 2015)"
+
+
+def test_labels_go_and_figures_become_images_with_captions():
+    text = ("(baseline)=\n# The baseline\n\n```{animation} _media/baseline\n:alt: Points move.\n\n"
+            "Baseline: points\nmove.\n```\n\n```{figure} _media/x.png\n:name: fig-x\n:alt: A figure.\n"
+            ":width: 600px\n\nThe caption.\n```\n\n```{bibliography}\n```\n")
+    assert plain(text) == (
+        "# The baseline\n\n![Points move.](_media/baseline.png)\n\n*Baseline: points move.*\n\n"
+        "![A figure.](_media/x.png)\n\n*The caption.*\n\n"
+        "- Clark (2019). *Shrinkage in Mixed Effects Models*.\n"
+        "- Bates, Mächler, Bolker, Walker (2015). *lme4*.\n")
+
+
+def test_printed_text_is_one_output_per_stream_whatever_the_kernel_sent():
+    # The kernel sends a cell's printing in pieces whose number depends on timing.
+    def notebook(pieces):
+        outputs = [{"output_type": "stream", "name": "stdout", "text": piece} for piece in pieces]
+        return json.dumps({"cells": [{"cell_type": "code", "id": "x", "source": "print()", "metadata": {},
+                                      "execution_count": 1, "outputs": outputs}],
+                           "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+    once = notebook_downloads.reproducible_notebook(notebook(["a\nb\n"]))
+    split = notebook_downloads.reproducible_notebook(notebook(["a\n", "b\n"]))
+    assert once == split
+    assert json.loads(once)["cells"][0]["outputs"][0]["text"] == "a\nb\n"
+    assert json.loads(once)["cells"][0]["id"] == "cell-0"
