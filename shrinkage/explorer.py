@@ -96,9 +96,8 @@ def setting_data(values):
     }
 
 
-def plot_setting(**values):
-    """Draw one setting's end state in a notebook, in a view as wide as the page's
-    (centred on the fitted average).
+def fit_setting(**values):
+    """Simulate and fit one setting, as the page does, for any values.
 
     Parameters
     ----------
@@ -108,10 +107,21 @@ def plot_setting(**values):
 
     Returns
     -------
-    matplotlib.axes.Axes
-        The figure of :func:`shrinkage.plot_shrinkage` for the simulated data.
+    shrinkage.MixedFit
     """
-    return plot_shrinkage(fit_models(simulate(replace(BASELINE, **values))), BASELINE_ZOOM_SD)
+    return fit_models(simulate(replace(BASELINE, **values)))
+
+
+def plot_setting(fit):
+    """Draw a fit's end state in a notebook, in a view as wide as the page's (centred
+    on the fitted average).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The figure of :func:`shrinkage.plot_shrinkage`.
+    """
+    return plot_shrinkage(fit, BASELINE_ZOOM_SD)
 
 
 def _value_words(name, values):
