@@ -16,13 +16,14 @@ when the data are rescaled or grow.  A fit that fails the check raises
 :class:`ConvergenceError`; it is never returned.
 """
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from .data import MAX_MAGNITUDE, SIMULATED
 from .reml import (
@@ -346,7 +347,7 @@ class MixedFit:
         if model not in MODELS or method not in METHODS:
             raise ValueError(f"model must be one of {MODELS} and method one of {METHODS}, "
                              f"got {model!r} and {method!r}")
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _one_blas_thread():
             fit = _fit_columns(self.columns, model, method)
         fit.simulated = self.simulated
         return fit
@@ -450,10 +451,23 @@ def fit_models(data, y="y", x="x", cluster="cluster", *, model="slope", method="
         raise ValueError(f"model must be 'slope' or 'intercept', got {model!r}")
     if method not in METHODS:
         raise ValueError(f"method must be 'REML' or 'ML', got {method!r}")
-    # The fit's linear algebra is on 2 x 2 blocks and short vectors: BLAS threads only add
-    # start-up and contention (several-fold slower on a busy machine), so use one.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _one_blas_thread():
         return _fit(data, y, x, cluster, model, method)
+
+
+@functools.cache
+def _threadpools():
+    # Finding the loaded BLAS libraries takes milliseconds, as long as a small fit: once.
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """A context in which BLAS runs on one thread.
+
+    The fit's linear algebra is on 2 x 2 blocks and short vectors: BLAS threads only add
+    start-up and contention (several-fold slower on a busy machine).
+    """
+    return _threadpools().limit(limits=1, user_api="blas")
 
 
 def _fit(data, y, x, cluster, model="slope", method="REML"):

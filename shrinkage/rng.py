@@ -140,14 +140,6 @@ class RStream:
         u[1.0 - u <= 0.0] = 1.0 - 0.5 * _FIXUP
         return u
 
-    def _unif_rand_scalar(self):
-        u = self._bits.random_raw() * _MT_SCALE
-        if u <= 0.0:
-            return 0.5 * _FIXUP
-        if 1.0 - u <= 0.0:
-            return 1.0 - 0.5 * _FIXUP
-        return u
-
     def norm_rand(self, n):
         """Return ``n`` standard normals as R's ``norm_rand()`` (inversion) draws them."""
         u = self.unif_rand(2 * n)
@@ -164,19 +156,6 @@ class RStream:
             return np.zeros(n)
         return sd * self.norm_rand(n)
 
-    def unif_index(self, dn):
-        """Return R's ``R_unif_index(dn)``: an integer in [0, dn) by rejection sampling."""
-        if dn <= 0:
-            return 0
-        bits = int(np.ceil(np.log2(dn)))
-        while True:
-            value = 0
-            for _ in range(0, bits + 1, 16):
-                value = 65536 * value + int(self._unif_rand_scalar() * 65536)
-            value &= (1 << bits) - 1
-            if value < dn:
-                return value
-
     def sample_int(self, n, size):
         """Return R's ``sample.int(n, size)`` (without replacement), 1-based.
 
@@ -190,12 +169,54 @@ class RStream:
         """
         if n > 10_000_000:
             raise ValueError(f"sample_int supports n up to 1e7, got {n}")
+        words = _Words(self._bits)
         pool = list(range(n))
         out = np.empty(size, dtype=np.int64)
         remaining = n
         for i in range(size):
-            j = self.unif_index(remaining)
+            j = _unif_index(remaining, words)
             out[i] = pool[j] + 1
             remaining -= 1
             pool[j] = pool[remaining]
+        words.close()
         return out
+
+
+class _Words:
+    """The stream's 32-bit words drawn ahead in blocks, for loops that take one at a time.
+
+    ``next_high16()`` is R's ``(int)(unif_rand() * 65536)``: ``unif_rand()`` is the
+    word times 2^-32 (exact in a double), so this is the word's top 16 bits; ``fixup``
+    only moves a zero word, whose top bits are zero either way.  ``close()`` leaves the
+    stream just after the last word taken, as if they had been drawn one by one.
+    """
+
+    def __init__(self, bits, block=1024):
+        self._bits = bits
+        self._start = bits.state
+        self._block = block
+        self._high16 = []
+        self._taken = 0
+
+    def next_high16(self):
+        if self._taken == len(self._high16):
+            self._high16.extend((self._bits.random_raw(self._block) >> 16).tolist())
+        self._taken += 1
+        return self._high16[self._taken - 1]
+
+    def close(self):
+        self._bits.state = self._start
+        if self._taken:
+            self._bits.random_raw(self._taken)
+
+
+def _unif_index(dn, words):
+    """R's ``R_unif_index(dn)``: an integer in [0, dn) by rejection sampling of random bits."""
+    bits = (dn - 1).bit_length()  # ceil(log2(dn)) for dn >= 1
+    while True:
+        value = 0
+        for _ in range(0, bits + 1, 16):
+            value = 65536 * value + words.next_high16()
+        value &= (1 << bits) - 1
+        if value < dn:
+            return value

@@ -46,19 +46,35 @@ def run_replicate(settings, seed):
         counted, never used.
     """
     data, truth = simulate(replace(settings, seed=int(seed)), with_truth=True)
-    row = dict.fromkeys(COLUMNS, math.nan)
-    row.update(seed=int(seed), converged=False, singular=False)
     try:
         fit = fit_models(data)
     except ConvergenceError:
+        row = dict.fromkeys(COLUMNS, math.nan)
+        row.update(seed=int(seed), converged=False, singular=False)
         return row
+    return replicate_row(fit, data, truth, seed)
+
+
+def replicate_row(fit, data, truth, seed):
+    """The study's row for a fit already made: errors against ``truth``, shrinkage, variances.
+
+    Parameters
+    ----------
+    fit : shrinkage.MixedFit
+        The fit of ``data``, as :func:`shrinkage.fit_models` returns it.
+    data, truth : pandas.DataFrame
+        ``simulate(settings, with_truth=True)``.
+    seed : int
+        The seed that drew ``data``, stored in the row.
+    """
+    row = dict.fromkeys(COLUMNS, math.nan)
     errors = estimation_error(fit, data, truth)
     for method, short in METHODS.items():
         row[f"rmse_intercept_{short}"] = float(errors.loc[method, "intercept"])
         row[f"rmse_slope_{short}"] = float(errors.loc[method, "slope"])
     fractions = shrinkage_fraction(fit)
     v = fit.variance
-    row.update(converged=True, singular=bool(fit.singular),
+    row.update(seed=int(seed), converged=True, singular=bool(fit.singular),
                shrinkage_intercept=float(fractions["intercept"].median()),
                shrinkage_slope=float(fractions["slope"].median()),
                sd_intercept=math.sqrt(v["intercept"]), sd_slope=math.sqrt(v["slope"]),

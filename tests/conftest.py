@@ -1,9 +1,12 @@
+import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import pytest
@@ -36,32 +39,76 @@ _NOT_COPIED = {".git", ".venv", "_build", "_media", "__pycache__", ".pytest_cach
                ".ipynb_checkpoints", "shrinkage.egg-info"}
 
 
-def run_book_build(source, env=None):
-    """Build the book at ``source`` as the README's build command does."""
+def copy_repository(destination):
+    """Copy the repository's sources (no build, media or environment) to ``destination``."""
+    shutil.copytree(ROOT, destination, ignore=lambda _, names: [n for n in names if n in _NOT_COPIED])
+    return destination
+
+
+def own_package(copy):
+    """An environment whose kernels import the copy's ``shrinkage``, not the installed one."""
+    return {**os.environ, "PYTHONPATH": str(copy)}
+
+
+def run_book_build(source, env=None, strict=True):
+    """Build the book at ``source`` as the README's build command does.
+
+    ``strict=False`` leaves out ``--warningiserror`` and ``--nitpick``: for a copy whose
+    table of contents leaves out chapters that the others link to.
+    """
     import subprocess
-    import sys
 
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    return subprocess.run([str(jupyter_book), "build", str(source), "--warningiserror",
-                           "--nitpick", "--keep-going"], capture_output=True, text=True, env=env)
+    options = ["--warningiserror", "--nitpick", "--keep-going"] if strict else []
+    return subprocess.run([str(jupyter_book), "build", str(source), *options],
+                          capture_output=True, text=True, env=env)
 
 
-def build_book(source, env=None):
+def build_book(source, env=None, strict=True):
     """Build the book at ``source``, which must succeed; return the log."""
-    result = run_book_build(source, env)
+    result = run_book_build(source, env, strict)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     return result.stdout + result.stderr
 
 
+def executed_chapters(log):
+    """The chapters a build's log says were executed (book/_ext/parallel_execution.py)."""
+    return {Path(path).stem for path in re.findall(r"shrinkage: executed (\S+) in ", log)}
+
+
+def site_digests(site):
+    return {path.relative_to(site).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(site.rglob("*")) if path.is_file()}
+
+
+class BuiltBook(NamedTuple):
+    path: Path
+    log: str
+    digests: dict  # of the site as first built, before any test edits the copy
+
+
 @pytest.fixture(scope="session")
 def book_copy(tmp_path_factory):
-    """A copy of the repository (sources only) with the book built from scratch in it."""
-    import shutil
+    """A copy of the repository (sources only) with the book built from scratch in it.
 
-    copy = tmp_path_factory.mktemp("book") / "repo"
-    shutil.copytree(ROOT, copy, ignore=lambda _, names: [n for n in names if n in _NOT_COPIED])
+    The one full build that the tests reading the site share.
+    """
+    copy = copy_repository(tmp_path_factory.mktemp("book") / "repo")
     log = build_book(copy)
-    return copy, log
+    return BuiltBook(copy, log, site_digests(copy / "_build" / "html"))
+
+
+# A book of the introduction, the model and four animated chapters, for the tests of
+# how builds execute, cache and recover: the same machinery in a quarter of the time.
+SMALL_BOOK = ["model", "baseline", "few_obs", "many_obs", "unbalanced"]
+
+
+def small_book(destination):
+    """A copy of the repository whose table of contents is :data:`SMALL_BOOK`, built."""
+    copy = copy_repository(destination)
+    chapters = "".join(f"  - file: book/{name}\n" for name in SMALL_BOOK)
+    (copy / "_toc.yml").write_text(f"format: jb-book\nroot: book/intro\nchapters:\n{chapters}")
+    return copy, build_book(copy, own_package(copy), strict=False)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 import pytest
 import yaml
 
-from conftest import REFERENCE, ROOT, build_book, run_book_build
+from conftest import REFERENCE, ROOT, run_book_build
 
 pytestmark = pytest.mark.book
 
@@ -192,35 +192,6 @@ def test_does_it_pay_chapter_has_its_figures_and_says_who_pays(site):
     assert re.search(r"partial pooling[’']s mean squared error is [\d.]+ against [\d.]+ for no "
                      r"pooling: worse", text)
     assert "No pooling has the very same errors in baseline, more variance and more slope variance" in text
-
-
-def executable_chapters():
-    """The TOC pages that have code cells, which the build executes."""
-    return [page for page in toc_pages()
-            if "```{code-cell}" in (ROOT / f"{page}.md").read_text()]
-
-
-def test_prose_edit_reuses_outputs_and_package_edit_reexecutes(book_copy):
-    copy, first_log = book_copy
-    chapters = len(executable_chapters())
-    assert chapters >= 11
-    assert first_log.count("Executing notebook") == chapters
-    chapter = copy / "book" / "many_obs.md"
-    chapter.write_text(chapter.read_text().replace(
-        "barely move.", "barely move at all."))
-    log = build_book(copy)
-    assert "Executing notebook" not in log
-    assert "barely move at all." in (copy / "_build/html/book/many_obs.html").read_text()
-    # A stylesheet edit reaches the site, though no chapter changed, without executing.
-    style = copy / "book" / "_static" / "site.css"
-    style.write_text(style.read_text() + "\n/* edited */\n")
-    log = build_book(copy)
-    assert "Executing notebook" not in log
-    assert "/* edited */" in (copy / "_build/html/_static/site.css").read_text()
-    helper = copy / "shrinkage" / "report.py"
-    helper.write_text(helper.read_text() + "\n# changed\n")
-    log = build_book(copy)
-    assert log.count("Executing notebook") == chapters
 
 
 def test_a_failing_chapter_fails_the_build(book_copy, tmp_path):

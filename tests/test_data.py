@@ -39,6 +39,21 @@ def test_sample_matches_r():
     assert RStream(42).sample_int(10, 10).tolist() == [1, 5, 10, 8, 2, 4, 6, 9, 7, 3]
 
 
+def _r_samples():
+    return json.loads((REFERENCE / "sample_int.json").read_text())
+
+
+@pytest.mark.parametrize("case", _r_samples(), ids=lambda c: f"n={c['n']}")
+def test_sample_and_the_stream_after_it_match_r(case):
+    # R: set.seed(seed); sample.int(n, size); sprintf("%a", rnorm(3))  (sample_int.R):
+    # populations needing one and two 16-bit chunks of bits per attempt, and the stream
+    # left exactly where R leaves it.
+    stream = RStream(case["seed"])
+    assert stream.sample_int(case["n"], case["size"]).tolist() == case["sample"]
+    assert [v.hex() for v in stream.rnorm(3)] == [float.fromhex(v).hex()
+                                                   for v in case["next_normals"]]
+
+
 def _r_hex_draws():
     """R's draws as stored by tests/reference/rng_hex.R: (kind, seed, first index, values)."""
     path = Path(__file__).parent / "reference" / "rng_hex.txt"

@@ -28,6 +28,12 @@ def test_roles_become_what_the_page_shows():
     assert plain("{cite}`clark2019shrinkage,bates2015lme4`") == "(Clark 2019; Bates et al. 2015)"
 
 
+def test_a_label_outside_the_build_reads_as_its_name():
+    # A book built from part of the chapters: Sphinx warns of the missing label, and the
+    # download still converts.
+    assert plain("see {ref}`validation`") == "see validation"
+
+
 def test_labels_go_and_figures_become_images_with_captions():
     text = ("(baseline)=\n# The baseline\n\n```{animation} _media/baseline\n:alt: Points move.\n\n"
             "Baseline: points\nmove.\n```\n\n```{figure} _media/x.png\n:name: fig-x\n:alt: A figure.\n"

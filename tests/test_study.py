@@ -3,22 +3,36 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from shrinkage import SCENARIOS, Settings, create_data
-from shrinkage.study import COLUMNS, run_replicate, simulation_study, summarise_study
+from shrinkage import SCENARIOS, Settings, create_data, fit_models, simulate
+from shrinkage.study import (
+    COLUMNS,
+    replicate_row,
+    run_replicate,
+    simulation_study,
+    summarise_study,
+)
 
 from conftest import CASES, read_reference
 
 
+def _row_of_a_fit(settings, seed):
+    data, truth = simulate(replace(settings, seed=seed), with_truth=True)
+    return replicate_row(fit_models(data), data, truth, seed)
+
+
+@pytest.mark.parametrize("make_row", [run_replicate, _row_of_a_fit])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_a_replicate_matches_lme4_on_the_article_seed(name):
+def test_a_replicate_matches_lme4_on_the_article_seed(name, make_row):
     # R: fit <- lmer(y ~ x + (x | cluster), create_data(..., seed = 888)); see make_reference.R
     _, reference = read_reference(name)
-    row = run_replicate(SCENARIOS[name], 888)
+    row = make_row(SCENARIOS[name], 888)
+    assert row["seed"] == 888
     v = reference["variance"]
     assert row["converged"] and row["singular"] == reference["singular"]
     assert row["sd_intercept"] == pytest.approx(math.sqrt(v["intercept"]), rel=1e-4)

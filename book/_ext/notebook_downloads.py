@@ -68,7 +68,8 @@ def plain_markdown(text, glued, titles, references):
             return format_plain_text(data["text/plain"], spec if name == "glue:text" else "")
         if name == "ref":
             shown = re.fullmatch(r"(.*?)\s*<([\w-]+)>", content)
-            return shown.group(1) if shown else titles[content]
+            # A label that is not in this build (Sphinx warns of it) reads as its name.
+            return shown.group(1) if shown else titles.get(content, content)
         if name == "cite":
             return _citation(content, references)
         return content  # any other role: its text
