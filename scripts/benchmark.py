@@ -22,6 +22,7 @@ render; study of 6 x 200 replicates <= 30 s; clean build < 60 s; prose-only rebu
 """
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -261,6 +262,7 @@ def bench_book(workdir):
     print(f"clean build:               {build(copy):6.1f} s")
     from jupyter_cache import get_cache
 
+    print(f"  chapters run {os.cpu_count()} at a time (each one's time, beside the others):")
     for record in get_cache(copy / "_build" / ".jupyter_cache").list_cache_records():
         print(f"  executing {Path(record.uri).stem + ':':<24}"
               f"{record.data['execution_seconds']:6.1f} s")

@@ -51,6 +51,14 @@ def _execute(notebook, path, config):
                                allow_errors=config.execution_allow_errors, meta_override=True)
 
 
+def _usable_cores():
+    # The cores this process may run on (a container or taskset can allow fewer than exist).
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _previous_times(cache):
     try:
         return json.loads((cache / _TIMES).read_text())
@@ -89,13 +97,15 @@ def execute_in_parallel(app, env, docnames):
     root = Path(app.srcdir)
 
     def expected_seconds(job):
+        # The last run's seconds; for a chapter never run here, a second per kilobyte of
+        # source (the long chapters are the ones with the long computations).
         path = job[0]
         return times.get(path.relative_to(root).as_posix(), path.stat().st_size / 1000)
 
     pending.sort(key=expected_seconds, reverse=True)
-    workers = min(len(pending), os.cpu_count() or 1)
+    workers = min(len(pending), _usable_cores())
     logger.info(f"shrinkage: executing {len(pending)} chapters, {workers} at a time")
-    started = time.perf_counter()
+    started, finished = time.perf_counter(), 0
     with ThreadPoolExecutor(workers) as pool:
         running = {pool.submit(_execute, notebook, path, config): (path, notebook, read_fmt)
                    for path, notebook, read_fmt in pending}
@@ -118,8 +128,10 @@ def execute_in_parallel(app, env, docnames):
                     CacheBundleIn(notebook, record.uri, data={"execution_seconds": result.time}),
                     check_validity=False, overwrite=True)
                 times[name] = round(result.time, 2)
-                logger.info(f"shrinkage: executed {name} in {result.time:.1f} s")
-    _save_times(cache_folder, times)
+                _save_times(cache_folder, times)
+                finished += 1
+                logger.info(f"shrinkage: executed {name} in {result.time:.1f} s "
+                            f"({finished} of {len(pending)})")
     logger.info(f"shrinkage: chapters executed in {time.perf_counter() - started:.1f} s")
 
 
