@@ -285,19 +285,13 @@ def bench_book(workdir):
 
 def bench_preview(copy):
     """Seconds from saving an edit to the reloaded page in scripts/preview (Chromium)."""
-    import socket
-
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    preview = subprocess.Popen([sys.executable, "-u", str(copy / "scripts" / "preview.py"),
-                                "--port", str(port)], cwd=copy, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from preview import launch
+
+    preview, address = launch(copy)
     try:
-        while "previewing at" not in preview.stdout.readline():
-            pass
         chapter = copy / "book" / "model.md"
         text = chapter.read_text()
         edits = {"prose": text.replace("\n## ", "\nA sentence added in an edit.\n\n## ", 1),
@@ -307,7 +301,7 @@ def bench_preview(copy):
             browser = playwright.chromium.launch(executable_path=shutil.which("chromium"),
                                                  args=["--no-sandbox"])
             page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{port}/book/model.html")
+            page.goto(f"{address}book/model.html")
             for name, edited in edits.items():
                 page.evaluate("window.__before = performance.timeOrigin")
                 start = time.perf_counter()

@@ -1,6 +1,6 @@
 """Preview the book while editing: build, serve, rebuild on save, reload the browser.
 
-Usage: bash scripts/preview [--port 8000]
+Usage: bash scripts/preview [--port 8000]   (--port 0: any free port)
 
 Builds the book once, serves ``_build/html`` as ``scripts/serve.py`` does, and watches
 the chapters, the configuration, the book's static files and the ``shrinkage`` package.
@@ -12,6 +12,8 @@ and the last good site stays up. Restart it after editing ``book/_ext/``.
 """
 import argparse
 import functools
+import re
+import subprocess
 import sys
 import threading
 import time
@@ -54,9 +56,7 @@ def preview_handler(site):
             return super().do_GET()
 
         def send_head(self):
-            path = Path(self.translate_path(self.path))
-            if path.is_dir():
-                path = path / "index.html"
+            path = self.requested_file()
             if path.suffix != ".html" or not path.is_file():
                 return super().send_head()
             body = path.read_bytes().replace(b"</body>", RELOAD + b"</body>", 1)
@@ -86,6 +86,25 @@ def preview_handler(site):
                 pass
 
     return PreviewHandler
+
+
+def launch(root):
+    """Start the preview of the book at ``root`` in a new process, on any free port.
+
+    For the tests and the benchmark: returns the process (its output as text lines on
+    ``stdout``) once it serves, and the site's address.
+    """
+    process = subprocess.Popen([sys.executable, "-u", str(root / "scripts" / "preview.py"),
+                                "--port", "0"], cwd=root, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    printed = []
+    for line in process.stdout:
+        printed.append(line)
+        address = re.search(r"previewing at (http://\S+/)", line)
+        if address:
+            return process, address.group(1)
+    process.wait()
+    raise RuntimeError("the preview stopped before serving:\n" + "".join(printed)[-3000:])
 
 
 def snapshot():
@@ -118,8 +137,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
-    if not (1 <= args.port <= 65535):
-        parser.error(f"port: must be 1-65535, got {args.port}")
+    if not (0 <= args.port <= 65535):
+        parser.error(f"port: must be 0-65535 (0: any free port), got {args.port}")
     site = Site()
     started = time.perf_counter()
     if not build():

@@ -20,10 +20,13 @@ COMPRESSED = {".html", ".css", ".js", ".svg", ".json", ".txt", ".xml", ".ipynb",
 class GzipHandler(SimpleHTTPRequestHandler):
     """Static files, gzip-compressed when the browser accepts it."""
 
-    def send_head(self):
+    def requested_file(self):
+        """The file the request names (a folder's index.html for a folder)."""
         path = Path(self.translate_path(self.path))
-        if path.is_dir():
-            path = path / "index.html"
+        return path / "index.html" if path.is_dir() else path
+
+    def send_head(self):
+        path = self.requested_file()
         accepts = "gzip" in self.headers.get("Accept-Encoding", "")
         if not (accepts and path.suffix in COMPRESSED and path.is_file()):
             return super().send_head()

@@ -1,21 +1,16 @@
 """scripts/preview.py: a saved edit rebuilds the book and reloads the open page."""
 import re
-import socket
-import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import open_page
+from conftest import ROOT, open_page
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import preview  # noqa: E402
 
 pytestmark = [pytest.mark.book, pytest.mark.browser]
-
-
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_for_line(process, pattern, timeout):
@@ -35,15 +30,12 @@ def test_a_saved_prose_edit_reloads_the_open_page(book_copy, browser):
     # On the tests' built book; the edit is undone and rebuilt before the test ends, so
     # the other tests see the site as it was.
     copy = book_copy[0]
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "-u", str(copy / "scripts" / "preview.py"),
-                                "--port", str(port)], cwd=copy, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process, address = preview.launch(copy)
     chapter = copy / "book" / "model.md"
     text = chapter.read_text()
     try:
-        _wait_for_line(process, r"previewing at http://127\.0\.0\.1:\d+/", timeout=300)
-        page, errors, _ = open_page(browser, f"http://127.0.0.1:{port}/book/model.html")
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", address)
+        page, errors, _ = open_page(browser, f"{address}book/model.html")
         assert "reloaded after a save" not in page.inner_text("article")
         chapter.write_text(text.replace("\n## ", "\nThis sentence was reloaded after a save.\n\n## ", 1))
         page.wait_for_function(
