@@ -1,3 +1,5 @@
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -10,6 +12,21 @@ from typing import NamedTuple
 
 import pandas as pd
 import pytest
+
+# The longest files first, the two that build books at the head: with pytest-xdist
+# (one test process per core, a file at a time) the builds start at once and the short
+# files fill in around them.
+_FIRST = ["test_build_reliability.py", "test_book.py", "test_browser.py", "test_explorer.py",
+          "test_preview.py"]
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.path.name
+        return _FIRST.index(name) if name in _FIRST else len(_FIRST)
+
+    items.sort(key=rank)  # stable: each file's tests stay together and in order
+
 
 REFERENCE = Path(__file__).parent / "reference"
 CASES = json.loads((REFERENCE / "cases.json").read_text())
@@ -84,18 +101,44 @@ def site_digests(site):
 class BuiltBook(NamedTuple):
     path: Path
     log: str
-    digests: dict  # of the site as first built, before any test edits the copy
+    digests: dict  # of every file of the built site
+
+
+@contextlib.contextmanager
+def _locked(path):
+    """Hold an exclusive lock on the file ``path`` (made if missing) for the block."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _shared_folder(tmp_path_factory):
+    """A folder every test process of this run sees (pytest-xdist's workers share the parent)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture(scope="session")
 def book_copy(tmp_path_factory):
     """A copy of the repository (sources only) with the book built from scratch in it.
 
-    The one full build that the tests reading the site share.
+    The one full build that the tests reading the site share: the first test process
+    to need it builds it, the others wait for it and read what it recorded.  No test
+    edits it.
     """
-    copy = copy_repository(tmp_path_factory.mktemp("book") / "repo")
-    log = build_book(copy)
-    return BuiltBook(copy, log, site_digests(copy / "_build" / "html"))
+    shared = _shared_folder(tmp_path_factory)
+    copy, record = shared / "book" / "repo", shared / "book-built.json"
+    with _locked(shared / "book.lock"):
+        if not record.is_file():
+            copy_repository(copy)
+            log = build_book(copy)
+            record.write_text(json.dumps({"log": log,
+                                          "digests": site_digests(copy / "_build" / "html")}))
+    built = json.loads(record.read_text())
+    return BuiltBook(copy, built["log"], built["digests"])
 
 
 # A book of the introduction, the model and four animated chapters, for the tests of

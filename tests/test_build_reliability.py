@@ -1,7 +1,7 @@
 """The build executes chapters side by side, stays current when it is interrupted or its
 media are deleted, reuses outputs after a prose edit, and is reproducible.
 
-All but the first test use the small book (conftest.SMALL_BOOK): the same machinery as the
+All but the last test use the small book (conftest.SMALL_BOOK): the same machinery as the
 whole book, built in a quarter of the time.
 """
 import os
@@ -28,16 +28,6 @@ pytestmark = pytest.mark.book
 
 ANIMATED = ["baseline", "few_obs", "many_obs", "unbalanced"]  # of the small book
 MARK = "Linear mixed model fit by REML (edited)"
-
-
-def test_a_second_clean_build_gives_the_same_site(book_copy, tmp_path):
-    copy = copy_repository(tmp_path / "repo")
-    build_book(copy)
-    second = site_digests(copy / "_build" / "html")
-    first = book_copy.digests
-    assert first.keys() == second.keys()
-    differing = [name for name in first if first[name] != second[name]]
-    assert not differing, differing
 
 
 @pytest.fixture(scope="module")
@@ -218,3 +208,14 @@ def test_a_package_edited_during_a_build_is_not_recorded_as_built(tmp_path):
     app.shrinkage_fingerprint = fresh_outputs.fingerprint(root)  # a build of version 2
     fresh_outputs._record(app, None)
     assert stamp.read_text() == fresh_outputs.fingerprint(root)
+
+
+# Last in this file: by then another test process has built the shared book.
+def test_a_second_clean_build_gives_the_same_site(book_copy, tmp_path):
+    copy = copy_repository(tmp_path / "repo")
+    build_book(copy)
+    second = site_digests(copy / "_build" / "html")
+    first = book_copy.digests
+    assert first.keys() == second.keys()
+    differing = [name for name in first if first[name] != second[name]]
+    assert not differing, differing

@@ -1,5 +1,6 @@
 """scripts/preview.py: a saved edit rebuilds the book and reloads the open page."""
 import re
+import shutil
 import sys
 import time
 
@@ -26,10 +27,10 @@ def _wait_for_line(process, pattern, timeout):
     pytest.fail(f"no line matching {pattern!r} from the preview:\n{''.join(lines)[-3000:]}")
 
 
-def test_a_saved_prose_edit_reloads_the_open_page(book_copy, browser):
-    # On the tests' built book; the edit is undone and rebuilt before the test ends, so
-    # the other tests see the site as it was.
-    copy = book_copy[0]
+def test_a_saved_prose_edit_reloads_the_open_page(book_copy, tmp_path, browser):
+    # On a copy of the tests' built book, with its build: the shared one is never edited.
+    copy = tmp_path / "repo"
+    shutil.copytree(book_copy.path, copy, symlinks=True)
     process, address = preview.launch(copy)
     chapter = copy / "book" / "model.md"
     text = chapter.read_text()
