@@ -195,14 +195,17 @@ class _Words:
         self._bits = bits
         self._start = bits.state
         self._block = block
-        self._high16 = []
-        self._taken = 0
+        self._high16 = []  # the current block only
+        self._next = 0  # in the current block
+        self._taken = 0  # in all
 
     def next_high16(self):
-        if self._taken == len(self._high16):
-            self._high16.extend((self._bits.random_raw(self._block) >> 16).tolist())
+        if self._next == len(self._high16):
+            self._high16 = (self._bits.random_raw(self._block) >> 16).tolist()
+            self._next = 0
+        self._next += 1
         self._taken += 1
-        return self._high16[self._taken - 1]
+        return self._high16[self._next - 1]
 
     def close(self):
         self._bits.state = self._start

@@ -133,6 +133,7 @@ def book_copy(tmp_path_factory):
     copy, record = shared / "book" / "repo", shared / "book-built.json"
     with _locked(shared / "book.lock"):
         if not record.is_file():
+            shutil.rmtree(copy, ignore_errors=True)  # what a failed attempt left
             copy_repository(copy)
             log = build_book(copy)
             record.write_text(json.dumps({"log": log,

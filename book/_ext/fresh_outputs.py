@@ -68,11 +68,14 @@ def chapter_media(book):
             for chapter in sorted(book.glob("*.md"))}
 
 
-def _paths(app, config):
-    root = Path(app.srcdir)
+def cache_folder(app, config):
+    """jupyter-cache's folder for this build, as myst-nb finds it."""
     cache = Path(config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
-    if not cache.is_absolute():
-        cache = root / cache
+    return cache if cache.is_absolute() else Path(app.srcdir) / cache
+
+
+def _paths(app, config):
+    root, cache = Path(app.srcdir), cache_folder(app, config)
     return root, cache, root / "book" / "_media", cache / _STAMP
 
 

@@ -19,6 +19,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
+import fresh_outputs  # the same folder: book/_ext
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -27,13 +28,9 @@ logger = logging.getLogger(__name__)
 _TIMES = "shrinkage-execution-seconds.json"
 
 
-def _cache_folder(app):
-    folder = Path(app.config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
-    return folder if folder.is_absolute() else Path(app.srcdir) / folder
-
-
 def _read_notebook(env, docname):
-    """The chapter as myst-nb reads it, or None for a page that is not a notebook."""
+    """The page's path, and the notebook and its format as myst-nb reads them (None for a
+    page that is not a notebook)."""
     from myst_nb.core.read import create_nb_reader
 
     path = Path(env.doc2path(docname))
@@ -79,7 +76,7 @@ def execute_in_parallel(app, env, docnames):
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
-    cache_folder = _cache_folder(app)
+    cache_folder = fresh_outputs.cache_folder(app, app.config)
     store = get_cache(cache_folder)
     pending = []
     for docname in sorted(docnames):
