@@ -28,6 +28,15 @@ def test_roles_become_what_the_page_shows():
     assert plain("{cite}`clark2019shrinkage,bates2015lme4`") == "(Clark 2019; Bates et al. 2015)"
 
 
+def test_the_bibliography_reads_latex_as_text(tmp_path):
+    bib = tmp_path / "refs.bib"
+    bib.write_text('@article{bates2015lme4,\n  author = {Bates, Douglas and M{\\"a}chler, Martin},\n'
+                   '  title = {Fitting Linear Mixed-Effects Models Using {lme4}},\n  year = {2015}\n}\n')
+    assert notebook_downloads.bibliography([bib]) == {
+        "bates2015lme4": (["Bates", "Mächler"], "2015",
+                          "Fitting Linear Mixed-Effects Models Using lme4")}
+
+
 def test_a_label_outside_the_build_reads_as_its_name():
     # A book built from part of the chapters: Sphinx warns of the missing label, and the
     # download still converts.

@@ -28,18 +28,27 @@ _LABEL = re.compile(r"^\([\w-]+\)=[ \t]*\n", re.M)
 _ROLE = re.compile(r"\{(?P<role>[\w:-]*)\}`(?P<text>[^`]*)`")
 _DIRECTIVE = re.compile(r"^```\{(?P<name>figure|animation|bibliography)\}[ \t]*(?P<argument>[^\n]*)\n"
                         r"(?P<options>(?::[\w-]+:[^\n]*\n)*)\n?(?P<body>.*?)^```[ \t]*$", re.M | re.S)
-_BIB_ENTRY = re.compile(r"@\w+\{(?P<key>[^,]+),(?P<fields>.*?)\n\}", re.S)
-_BIB_FIELD = re.compile(r"(\w+)\s*=\s*\{(.*?)\},?\s*$", re.M)
 
 
-def bibliography(text):
-    """``{key: (authors, year, title)}`` from a BibTeX file's text (this book's simple entries)."""
+def bibliography(paths):
+    """``{key: (authors' last names, year, title)}`` from BibTeX files.
+
+    Read with pybtex, the reader sphinxcontrib-bibtex uses for the pages, and LaTeX
+    turned into text (``M{\\"a}chler`` is Mächler, ``{lme4}`` is lme4).
+    """
+    from pybtex.database import parse_file
+    from pybtex.richtext import Text
+
+    def text(latex):
+        return str(Text.from_latex(latex))
+
     entries = {}
-    for entry in _BIB_ENTRY.finditer(text):
-        fields = {name.lower(): re.sub(r"[{}]|\\.", "", value)
-                  for name, value in _BIB_FIELD.findall(entry.group("fields"))}
-        authors = [name.split(",")[0].strip() for name in fields.get("author", "").split(" and ")]
-        entries[entry.group("key").strip()] = (authors, fields.get("year", ""), fields.get("title", ""))
+    for path in paths:
+        for key, entry in parse_file(str(path), "bibtex").entries.items():
+            authors = [text(" ".join(person.last_names))
+                       for person in entry.persons.get("author", [])]
+            entries[key] = (authors, entry.fields.get("year", ""),
+                            text(entry.fields.get("title", "")))
     return entries
 
 
@@ -139,8 +148,7 @@ def _add_notebook(app, pagename, templatename, context, doctree):
     glued = json.loads(glue_file.read_text()) if glue_file.is_file() else {}
     titles = {label: title for label, (_, _, title)
               in app.env.domaindata["std"]["labels"].items()}
-    references = bibliography("\n".join(
-        (Path(app.srcdir) / name).read_text(encoding="utf-8") for name in app.config.bibtex_bibfiles))
+    references = bibliography(Path(app.srcdir) / name for name in app.config.bibtex_bibfiles)
     target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
     text = _with_cached_outputs(app, executed.read_text())
