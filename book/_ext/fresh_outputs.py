@@ -57,6 +57,13 @@ def fingerprint(root):
     return digest.hexdigest()
 
 
+def write_whole(path, text):
+    """Write ``text`` to ``path`` whole or not at all (a killed build leaves the old file)."""
+    temporary = path.with_name(path.name + ".partial")
+    temporary.write_text(text)
+    temporary.replace(path)
+
+
 def _present(media, name):
     path = media / name
     return path.exists() or any(path.parent.glob(path.name + ".*"))
@@ -169,9 +176,7 @@ def _first_seen(cache, current):
     except (OSError, ValueError):
         pass
     now = datetime.datetime.now(datetime.timezone.utc).timestamp()
-    temporary = seen.with_name(seen.name + ".partial")
-    temporary.write_text(f"{current} {now!r}\n")
-    temporary.replace(seen)
+    write_whole(seen, f"{current} {now!r}\n")
     return now
 
 
@@ -244,9 +249,7 @@ def _record(app, exception):
     # as built, so the next build runs the chapters again.
     built_with = getattr(app, "shrinkage_fingerprint", None)
     if written and cache.is_dir() and built_with == fingerprint(root):
-        temporary = stamp.with_name(stamp.name + ".partial")
-        temporary.write_text(built_with)
-        temporary.replace(stamp)
+        write_whole(stamp, built_with)
 
 
 def setup(app):

@@ -64,9 +64,7 @@ def _previous_times(cache):
 
 
 def _save_times(cache, times):
-    temporary = cache / (_TIMES + ".partial")
-    temporary.write_text(json.dumps(times, indent=1, sort_keys=True))
-    temporary.replace(cache / _TIMES)
+    fresh_outputs.write_whole(cache / _TIMES, json.dumps(times, indent=1, sort_keys=True))
 
 
 def execute_in_parallel(app, env, docnames):
@@ -76,7 +74,7 @@ def execute_in_parallel(app, env, docnames):
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
-    cache_folder = fresh_outputs.cache_folder(app, app.config)
+    cache_folder = Path(config.execution_cache_path)  # as myst-nb resolved it
     store = get_cache(cache_folder)
     pending = []
     for docname in sorted(docnames):
