@@ -76,6 +76,9 @@ def test_prose_edit_reuses_outputs_and_package_edit_reexecutes(small):
     log = rebuild(copy)
     assert not executed_chapters(log) and "Executing notebook" not in log
     assert "barely move at all." in (copy / "_build/html/book/many_obs.html").read_text()
+    # The build recorded the package it ran with, though the small book leaves chapters
+    # (and their media) out: the next build need not read every page again.
+    assert (copy / "_build" / ".jupyter_cache" / "shrinkage-fingerprint").is_file()
     # A stylesheet edit reaches the site, though no chapter changed, without executing.
     style = copy / "book" / "_static" / "site.css"
     style.write_text(style.read_text() + "\n/* edited */\n")
@@ -200,6 +203,7 @@ def test_a_package_edited_during_a_build_is_not_recorded_as_built(tmp_path):
     (root / "_build" / ".jupyter_cache").mkdir()
     app = SimpleNamespace(srcdir=str(root), outdir=str(root / "_build" / "html"),
                           config=SimpleNamespace(nb_execution_cache_path=""),
+                          env=SimpleNamespace(found_docs=set()),
                           shrinkage_fingerprint=fresh_outputs.fingerprint(root))
     stamp = root / "_build" / ".jupyter_cache" / "shrinkage-fingerprint"
     (root / "shrinkage" / "fit.py").write_text("version 2\n")   # edited while the build ran

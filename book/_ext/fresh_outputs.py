@@ -243,8 +243,9 @@ def _record(app, exception):
     if exception is not None:
         return
     root, cache, media, stamp = _paths(app, app.config)
-    written = all(_present(media, name)
-                  for files in chapter_media(root / "book").values() for name in files)
+    # Chapters this build has (a table of contents can leave some out).
+    written = all(_present(media, name) for chapter, files in chapter_media(root / "book").items()
+                  if f"book/{chapter.stem}" in app.env.found_docs for name in files)
     # The package the chapters ran with: an edit made during the build is not recorded
     # as built, so the next build runs the chapters again.
     built_with = getattr(app, "shrinkage_fingerprint", None)
