@@ -1,10 +1,12 @@
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -13,11 +15,14 @@ from typing import NamedTuple
 import pandas as pd
 import pytest
 
-# The longest files first, the two that build books at the head: with pytest-xdist
-# (one test process per core, a file at a time) the builds start at once and the short
-# files fill in around them.
+# The files that build books first, then the browser's: with pytest-xdist (one test
+# process per core) the builds start at once and the short tests fill in around them.
 _FIRST = ["test_build_reliability.py", "test_book.py", "test_browser.py", "test_explorer.py",
           "test_preview.py"]
+# Files whose tests may each go to whichever test process is free: they read the shared
+# build or open their own pages. Every other file's tests stay together in one process,
+# which makes its module's fixtures (a small book, fits, studies) once.
+_SPREAD = {"test_book.py", "test_browser.py", "test_explorer.py", "test_other_seeds.py"}
 
 
 def pytest_collection_modifyitems(items):
@@ -28,8 +33,65 @@ def pytest_collection_modifyitems(items):
     items.sort(key=rank)  # stable: each file's tests stay together and in order
 
 
+def pytest_xdist_make_scheduler(config, log):
+    """Hand out work as :data:`_SPREAD` says, in the order collected.
+
+    (xdist's own ``--dist loadgroup`` cannot do it with this pytest: it marks a group in
+    the test's id, which pytest 9.2 no longer lets a plugin change; pytest-xdist issue
+    1386.)
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SpreadOrByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            file = nodeid.split("::", 1)[0]
+            return nodeid if Path(file).name in _SPREAD else file
+
+    config.option.loadscopereorder = False  # keep the order above: builds first
+    return SpreadOrByFile(config, log)
+
+
 REFERENCE = Path(__file__).parent / "reference"
 CASES = json.loads((REFERENCE / "cases.json").read_text())
+
+
+SHRINKAGE = [sys.executable, "-m", "shrinkage"]
+
+
+def run_shrinkage(*args, **kwargs):
+    """``python -m shrinkage ARGS`` in a new process, its output captured as text.
+
+    For what only a process shows: its exit status, signals, its standard output as a
+    file descriptor.  :func:`shrinkage_main` runs the same command without starting one.
+    """
+    return subprocess.run([*SHRINKAGE, *args], capture_output=True, text=True, **kwargs)
+
+
+@pytest.fixture
+def shrinkage_main(capfd, monkeypatch):
+    """Run ``python -m shrinkage ARGS`` in this process: ``shrinkage.cli.main`` with
+    standard output and error captured at their file descriptors, as
+    :func:`run_shrinkage` captures them.  ``cwd`` and ``stdin`` (text) apply to the call.
+    Returns a :class:`subprocess.CompletedProcess` whose ``returncode`` is the exit
+    status ``python -m shrinkage`` would end with.
+    """
+    from shrinkage.cli import main
+
+    def run(*args, cwd=None, stdin=None):
+        with monkeypatch.context() as patch:
+            if cwd is not None:
+                patch.chdir(cwd)
+            if stdin is not None:
+                patch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode())))
+            capfd.readouterr()
+            try:
+                status = main(list(args))
+            except SystemExit as end:  # argparse's refusals
+                status = end.code
+            out, err = capfd.readouterr()
+        return subprocess.CompletedProcess([*SHRINKAGE, *args], status, out, err)
+
+    return run
 
 
 def read_reference(name):
@@ -73,8 +135,6 @@ def run_book_build(source, env=None, strict=True):
     ``strict=False`` leaves out ``--warningiserror`` and ``--nitpick``: for a copy whose
     table of contents leaves out chapters that the others link to.
     """
-    import subprocess
-
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     options = ["--warningiserror", "--nitpick", "--keep-going"] if strict else []
     return subprocess.run([str(jupyter_book), "build", str(source), *options],

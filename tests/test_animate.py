@@ -1,7 +1,6 @@
 """The shrinkage animation: its data, its files and its command line."""
 import re
 import subprocess
-import sys
 
 import imageio_ffmpeg
 import numpy as np
@@ -130,13 +129,8 @@ def test_bad_file_names_are_refused(baseline, tmp_path):
         render_files(baseline, tmp_path / "a.mp4", static=tmp_path / "a.jpg")
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "shrinkage", "animate", *args],
-                          capture_output=True, text=True)
-
-
-def test_cli_renders_any_setting(tmp_path):
-    result = run_cli("--obs-per-cluster", "3", "--out", str(tmp_path / "few.mp4"),
+def test_cli_renders_any_setting(shrinkage_main, tmp_path):
+    result = shrinkage_main("animate", "--obs-per-cluster", "3", "--out", str(tmp_path / "few.mp4"),
                      "--static", str(tmp_path / "few.svg"))
     assert result.returncode == 0, result.stderr
     assert media_info(tmp_path / "few.mp4")[1] == pytest.approx(12.0, abs=0.05)
@@ -148,8 +142,8 @@ def test_cli_renders_any_setting(tmp_path):
     (["--obs-per-cluster", "2"], "observations"),
     (["--static", "x.bmp"], "static"),
 ])
-def test_cli_bad_settings_exit_2(args, name, tmp_path):
-    result = run_cli("--out", str(tmp_path / "x.mp4"), *args)
+def test_cli_bad_settings_exit_2(shrinkage_main, args, name, tmp_path):
+    result = shrinkage_main("animate", "--out", str(tmp_path / "x.mp4"), *args)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and name in lines[0]

@@ -1,8 +1,11 @@
 """The built book, checked as a reader would see it."""
+import hashlib
 import json
 import math
 import re
+import sys
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 import yaml
@@ -369,7 +372,8 @@ def test_downloaded_notebooks_read_as_plain_markdown(site):
 
 
 def _run_alone(path, folder):
-    """Execute the notebook at ``path`` in ``folder``; return the files it wrote there."""
+    """Execute the notebook at ``path`` in ``folder``; return its name, the executed
+    notebook's text and the digests of the files it wrote there."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -377,22 +381,44 @@ def _run_alone(path, folder):
     notebook = nbformat.reads(path.read_text(), as_version=4)
     NotebookClient(notebook, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(folder)}}).execute()
-    return path.stem, sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    written = {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+               for p in folder.rglob("*") if p.is_file()}
+    return path.stem, nbformat.writes(notebook), written
+
+
+def _outputs(notebook_text):
+    """The outputs of each code cell, but for a cell tagged ``site-only-output``: the
+    explorer draws its page only inside the book's build (book/explorer.md)."""
+    return [cell["outputs"] for cell in json.loads(notebook_text)["cells"]
+            if cell["cell_type"] == "code"
+            and "site-only-output" not in cell["metadata"].get("tags", [])]
 
 
 @pytest.mark.book
-def test_downloaded_notebooks_run_in_an_empty_folder(site, tmp_path):
+def test_downloaded_notebooks_run_in_an_empty_folder_and_give_the_sites_outputs(site, tmp_path):
     # Each notebook as a reader downloads it, alone in a new folder, with the package
     # installed: nothing else of the repository is reachable. Two at a time, each in
-    # its own process (a kernel client per process).
+    # its own process (a kernel client per process). Run a second time, away from the
+    # build, every chapter must print, show and write exactly what the site has: its
+    # execution is reproducible.
     from concurrent.futures import ProcessPoolExecutor
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from notebook_downloads import reproducible_notebook
 
     notebooks = _downloaded_notebooks(site)
     with ProcessPoolExecutor(2) as pool:
-        written = dict(pool.map(_run_alone, notebooks, [tmp_path / p.stem for p in notebooks]))
-    assert len(written) == len(notebooks) >= 12
+        runs = list(pool.map(_run_alone, notebooks, [tmp_path / p.stem for p in notebooks]))
+    assert len(runs) == len(notebooks) >= 12
+    written = {}
+    for (name, executed, files), download in zip(runs, notebooks):
+        assert _outputs(reproducible_notebook(executed)) == _outputs(download.read_text()), name
+        written[name] = files
+        for path, digest in files.items():
+            assert digest == hashlib.sha256((site / "_images" / Path(path).name).read_bytes()
+                                            ).hexdigest(), (name, path)
     # The explorer's notebook writes no data files into the reader's folder.
-    assert written["explorer"] == []
+    assert written["explorer"] == {}
     assert "_media/baseline.mp4" in written["baseline"]
 
 

@@ -3,6 +3,7 @@
 Playwright's own browser downloads are never used: the test launches /usr/bin/chromium.
 Without Chromium every test here is skipped with the reason.
 """
+import functools
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -15,18 +16,28 @@ from test_book import SCENARIOS, toc_pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]
 
-@pytest.mark.parametrize("page_name", toc_pages())
-def test_page_loads_cleanly(browser, server, page_name):
-    page, errors, failures = open_page(browser, server + page_name + ".html")
-    requested = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
-    local_failures = [url for url in failures if "127.0.0.1" in url]
-    assert errors == [] and local_failures == [], (errors, local_failures)
-    # Header and navigation icons, drawn inline: no icon font, no icon script.
-    assert page.locator("svg.svg-inline--fa").count() >= 5
-    assert page.locator("i[class*='fa-']").count() == 0
-    assert [url for url in requested if url.endswith((".woff2", ".woff", ".ttf"))
-            or "fontawesome" in url] == []
-    page.context.close()
+
+@functools.cache
+def _axe_script():
+    axe = pytest.importorskip("axe_playwright_python",
+                              reason="axe-playwright-python is not installed")
+    return (Path(axe.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
+
+
+def _axe_violations(page):
+    page.add_script_tag(content=_axe_script())
+    return page.evaluate("async () => (await axe.run(document)).violations.map("
+                         "v => [v.id, v.impact, v.nodes.length, v.nodes[0].html])")
+
+
+@functools.cache
+def _status(url):
+    """The status the test server answers ``url`` with."""
+    try:
+        with urllib.request.urlopen(url) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -97,24 +108,6 @@ def _local_links(page, base):
         "a[href], link[href], script[src], img[src], source[src], video[poster]",
         "nodes => nodes.map(n => n.href || n.src || n.poster)")
     return {url.split("#")[0] for url in urls if url.startswith(base)}
-
-
-def test_download_and_navigation_links_resolve(browser, server):
-    checked = set()
-    for page_name in toc_pages():
-        page, _, _ = open_page(browser, server + page_name + ".html")
-        links = _local_links(page, server)
-        if page_name.endswith(tuple(SCENARIOS)) or page_name == "book/model":
-            assert any(url.endswith(".ipynb") for url in links), page_name
-        for url in links - checked:
-            try:
-                with urllib.request.urlopen(url) as response:
-                    assert response.status == 200, url
-            except urllib.error.HTTPError as error:
-                pytest.fail(f"{page_name}: {url} -> {error.code}")
-        checked |= links
-        page.context.close()
-    assert len(checked) > 20
 
 
 def test_screenshots_for_review(browser, server):
@@ -207,9 +200,7 @@ _WIDE_BLOCKS = """() => {
 }"""
 
 
-@pytest.mark.parametrize("page_name", toc_pages())
-def test_outputs_fit_a_phone(browser, server, page_name):
-    page, _, _ = open_page(browser, server + page_name + ".html", **PHONE)
+def _assert_outputs_fit_a_phone(page):
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     blocks = page.evaluate(_WIDE_BLOCKS)
     # Text output, equations and figures fit; a table too wide for a phone scrolls in its
@@ -224,13 +215,56 @@ def test_outputs_fit_a_phone(browser, server, page_name):
     # Figures keep their proportions when shrunk to the column (loaded now, not lazily).
     page.evaluate("Promise.all([...document.images].map(i => { i.loading = 'eager'; "
                   "return i.decode().catch(() => null); }))")
+    # The picture itself: in dark mode the theme pads figures with a light margin.
     shapes = page.eval_on_selector_all(
         # (not the animations' print-only poster, which is hidden on screens)
         ".bd-article figure img:not(video img):not(.animation-print)",
-        "nodes => nodes.map(n => [n.naturalWidth / n.naturalHeight, "
-        "n.getBoundingClientRect().width / n.getBoundingClientRect().height])")
+        """nodes => nodes.map(n => {
+             const s = getComputedStyle(n), box = n.getBoundingClientRect();
+             const across = ['Left', 'Right'].reduce((sum, side) => sum
+               - parseFloat(s['padding' + side]) - parseFloat(s['border' + side + 'Width']), box.width);
+             const down = ['Top', 'Bottom'].reduce((sum, side) => sum
+               - parseFloat(s['padding' + side]) - parseFloat(s['border' + side + 'Width']), box.height);
+             return [n.naturalWidth / n.naturalHeight, across / down];
+           })""")
     assert all(drawn == pytest.approx(natural, rel=0.02) for natural, drawn in shapes), shapes
-    page.context.close()
+
+
+def _assert_loads_cleanly(page, errors, failures):
+    requested = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+    local_failures = [url for url in failures if "127.0.0.1" in url]
+    assert errors == [] and local_failures == [], (errors, local_failures)
+    # Header and navigation icons, drawn inline: no icon font, no icon script.
+    assert page.locator("svg.svg-inline--fa").count() >= 5
+    assert page.locator("i[class*='fa-']").count() == 0
+    assert [url for url in requested if url.endswith((".woff2", ".woff", ".ttf"))
+            or "fontawesome" in url] == []
+
+
+def _assert_links_resolve(page, server, page_name):
+    """Every local link, download, script, image and poster of the page is there."""
+    links = _local_links(page, server)
+    assert len(links) > 20
+    if page_name.endswith(tuple(SCENARIOS)) or page_name == "book/model":
+        assert any(url.endswith(".ipynb") for url in links), page_name
+    assert {url: _status(url) for url in links if _status(url) != 200} == {}
+
+
+# One visit per page on a desktop and one on a phone (in dark mode), for every check
+# that reads the whole page.
+@pytest.mark.parametrize("page_name", toc_pages())
+def test_each_page_on_a_desktop_and_a_phone(browser, server, page_name):
+    desktop, errors, failures = open_page(browser, server + page_name + ".html")
+    _assert_loads_cleanly(desktop, errors, failures)
+    _assert_links_resolve(desktop, server, page_name)
+    # Stricter than the target (no serious or critical problem): axe reports nothing,
+    # on a desktop and on a phone, in light and dark mode.
+    assert _axe_violations(desktop) == []
+    desktop.context.close()
+    phone, _, _ = open_page(browser, server + page_name + ".html", **PHONE, color_scheme="dark")
+    assert _axe_violations(phone) == []
+    _assert_outputs_fit_a_phone(phone)
+    phone.context.close()
 
 
 def test_dark_mode_follows_the_system_and_dims_the_animation(browser, server):
@@ -252,26 +286,6 @@ def test_dark_mode_follows_the_system_and_dims_the_animation(browser, server):
     light.locator(".theme-switch-button:visible").first.click()
     assert light.evaluate("document.documentElement.dataset.theme") == "dark"
     light.context.close()
-
-
-def _axe_script():
-    axe = pytest.importorskip("axe_playwright_python",
-                              reason="axe-playwright-python is not installed")
-    return (Path(axe.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
-
-
-@pytest.mark.parametrize("page_name", toc_pages())
-def test_axe_finds_no_problem(browser, server, page_name):
-    # Stricter than the target (no serious or critical problem): axe reports nothing,
-    # on a desktop and on a phone, in light and dark mode.
-    script = _axe_script()
-    for options in ({}, dict(PHONE, color_scheme="dark")):
-        page, _, _ = open_page(browser, server + page_name + ".html", **options)
-        page.add_script_tag(content=script)
-        violations = page.evaluate("async () => (await axe.run(document)).violations.map("
-                                   "v => [v.id, v.impact, v.nodes.length, v.nodes[0].html])")
-        assert violations == [], violations
-        page.context.close()
 
 
 def test_search_from_a_chapter_finds_pages(browser, server):

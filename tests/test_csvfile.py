@@ -4,8 +4,6 @@ The reference is lme4 on lme4's sleepstudy data (tests/reference/sleepstudy.json
 fit_csv.R from shrinkage/datasets/sleepstudy.csv): every dialect of the same data must give lme4's fit.
 """
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -15,20 +13,19 @@ from shrinkage import fit_models, read_columns
 from conftest import REFERENCE, ROOT
 
 SLEEP = ROOT / "shrinkage" / "datasets" / "sleepstudy.csv"
-CLI = [sys.executable, "-m", "shrinkage"]
 COLUMNS = ["--y", "Reaction", "--x", "Days", "--cluster", "Subject"]
 # R: -2 * logLik(lmer(Reaction ~ Days + (Days | Subject), sleepstudy))   (REML)
 LME4 = json.loads((REFERENCE / "sleepstudy.json").read_text())
 
 
-def run(*args, **kwargs):
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, **kwargs)
-
-
-def fit_json(path, *options):
-    result = run("fit", "--data", str(path), *COLUMNS, "--json", *options)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+@pytest.fixture
+def fit_json(shrinkage_main):
+    """``python -m shrinkage fit --data PATH ... --json``'s fit of a file, read back."""
+    def fit(path, *options):
+        result = shrinkage_main("fit", "--data", str(path), *COLUMNS, "--json", *options)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+    return fit
 
 
 def assert_is_lme4s_sleepstudy_fit(fitted):
@@ -45,7 +42,7 @@ def sleep():
     return pd.read_csv(SLEEP)
 
 
-def test_labels_are_text_as_written_and_never_merged(tmp_path, sleep):
+def test_labels_are_text_as_written_and_never_merged(fit_json, tmp_path, sleep):
     # 18 subjects labelled 1, 01, 001, 2, 02, 002, ...: read as numbers they would be 6.
     subjects = sorted(sleep["Subject"].unique())
     written = [f"{'0' * zeros}{number}" for number in range(1, 7) for zeros in range(3)]
@@ -68,7 +65,7 @@ def test_labels_are_text_as_written_and_never_merged(tmp_path, sleep):
 @pytest.mark.parametrize("dialect", ["semicolon, decimal comma", "tab", "comma and space",
                                      "latin-1", "utf-16", "utf-8 with BOM",
                                      "tab, decimal comma, CRLF"])
-def test_spreadsheet_dialects_are_read_without_options(tmp_path, sleep, dialect):
+def test_spreadsheet_dialects_are_read_without_options(fit_json, tmp_path, sleep, dialect):
     path = tmp_path / "sleep.csv"
     data = sleep.copy()
     if dialect == "latin-1":
@@ -93,7 +90,7 @@ def test_spreadsheet_dialects_are_read_without_options(tmp_path, sleep, dialect)
         assert fitted["clusters"][0]["cluster"] == "Sujet éS308"
 
 
-def test_options_override_what_is_found(tmp_path, sleep):
+def test_options_override_what_is_found(fit_json, tmp_path, sleep):
     path = tmp_path / "sleep.txt"
     # A bar-separated file with decimal commas: found from the file, or given.
     sleep.to_csv(path, index=False, sep="|", decimal=",")
@@ -103,15 +100,19 @@ def test_options_override_what_is_found(tmp_path, sleep):
     assert_is_lme4s_sleepstudy_fit(fit_json(path, "--encoding", "cp1252"))
 
 
-def one_line_error(*args):
-    result = run(*args)
-    assert result.returncode == 2 and result.stdout == "", result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
+@pytest.fixture
+def one_line_error(shrinkage_main):
+    """The one line a refused command prints (its exit status must be 2)."""
+    def error(*args):
+        result = shrinkage_main(*args)
+        assert result.returncode == 2 and result.stdout == "", result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        return lines[0]
+    return error
 
 
-def test_a_bad_number_is_named_with_its_line(tmp_path, sleep):
+def test_a_bad_number_is_named_with_its_line(one_line_error, tmp_path, sleep):
     data = sleep.astype({"Reaction": str})
     data.loc[4, "Reaction"] = "23.5a"
     path = tmp_path / "bad.csv"
@@ -127,14 +128,14 @@ def test_a_bad_number_is_named_with_its_line(tmp_path, sleep):
         fit_models(data, y="Reaction", x="Days", cluster="Subject")
 
 
-def test_decimal_commas_in_a_comma_file_are_explained(tmp_path):
+def test_decimal_commas_in_a_comma_file_are_explained(one_line_error, tmp_path):
     path = tmp_path / "d.csv"
     path.write_text('y,x,cluster\n"1,5",2,a\n')
     line = one_line_error("fit", "--data", str(path))
     assert "line 2" in line and "'1,5'" in line and "--decimal ','" in line
 
 
-def test_binary_files_are_refused_at_once(tmp_path):
+def test_binary_files_are_refused_at_once(one_line_error, tmp_path):
     path = tmp_path / "zeros.csv"
     with open(path, "wb") as handle:
         handle.truncate(300 * 10**6)  # 300 MB of NUL bytes, sparse
@@ -142,14 +143,14 @@ def test_binary_files_are_refused_at_once(tmp_path):
     assert f"error: data: {str(path)!r} is a binary file, not a CSV text file" in line
 
 
-def test_utf16_without_a_byte_order_mark_reads_with_its_encoding(tmp_path, sleep):
+def test_utf16_without_a_byte_order_mark_reads_with_its_encoding(one_line_error, fit_json, tmp_path, sleep):
     path = tmp_path / "sleep.csv"
     path.write_bytes(sleep.to_csv(index=False).encode("utf-16-le"))
     assert "pass --encoding utf-16-le" in one_line_error("fit", "--data", str(path), *COLUMNS)
     assert_is_lme4s_sleepstudy_fit(fit_json(path, "--encoding", "utf-16-le"))
 
 
-def test_a_duplicated_column_name_is_refused_by_name(tmp_path):
+def test_a_duplicated_column_name_is_refused_by_name(one_line_error, tmp_path):
     path = tmp_path / "twice.csv"
     path.write_text("Reaction,Days,Subject,Days\n1,0,a,5\n")
     line = one_line_error("fit", "--data", str(path), *COLUMNS)
@@ -157,7 +158,7 @@ def test_a_duplicated_column_name_is_refused_by_name(tmp_path):
                          "rename the columns so that each name is used once")
 
 
-def test_a_wrong_separator_says_what_was_seen_and_what_to_pass(tmp_path, sleep):
+def test_a_wrong_separator_says_what_was_seen_and_what_to_pass(one_line_error, tmp_path, sleep):
     path = tmp_path / "semi.csv"
     sleep.to_csv(path, index=False, sep=";")
     line = one_line_error("fit", "--data", str(path), *COLUMNS, "--sep", ",")

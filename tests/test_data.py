@@ -1,7 +1,5 @@
 """The data generator against R's numbers, and the data the package ships."""
 import json
-import subprocess
-import sys
 from io import StringIO
 from pathlib import Path
 
@@ -175,25 +173,20 @@ def test_too_many_rows_are_refused():
         create_data(obs_per_cluster=10_000, n_cluster=10_000)
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "shrinkage", *args],
-                          capture_output=True, text=True)
-
-
-def test_cli_writes_exact_csv(tmp_path):
-    result = run_cli("data", "--obs-per-cluster", "3", "--seed", "11", "--cor", "0.05")
+def test_cli_writes_exact_csv(shrinkage_main, tmp_path):
+    result = shrinkage_main("data", "--obs-per-cluster", "3", "--seed", "11", "--cor", "0.05")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "y,x,cluster"
     pd.testing.assert_frame_equal(pd.read_csv(StringIO(result.stdout)),
                                   create_data(obs_per_cluster=3, seed=11, cor=0.05),
                                   check_exact=True)
     out = tmp_path / "d.csv"
-    assert run_cli("data", "--out", str(out)).returncode == 0
+    assert shrinkage_main("data", "--out", str(out)).returncode == 0
     pd.testing.assert_frame_equal(pd.read_csv(out), create_data(), check_exact=True)
 
 
-def test_cli_help_lists_every_option_with_default():
-    text = " ".join(run_cli("data", "--help").stdout.split())
+def test_cli_help_lists_every_option_with_default(shrinkage_main):
+    text = " ".join(shrinkage_main("data", "--help").stdout.split())
     for option, default in [("--obs-per-cluster N", "10"), ("--n-cluster N", "100"),
                             ("--intercept F", "1"), ("--beta F", "0.5"), ("--sigma F", "1"),
                             ("--sd-int F", "0.5"), ("--sd-slope F", "0.25"), ("--cor F", "0"),
@@ -212,8 +205,8 @@ def test_cli_help_lists_every_option_with_default():
     (["--cor", "1"], "cor"),
     (["--seed", "3000000000"], "seed"),
 ])
-def test_cli_bad_input_exits_2_with_one_line(args, name):
-    result = run_cli("data", *args)
+def test_cli_bad_input_exits_2_with_one_line(shrinkage_main, args, name):
+    result = shrinkage_main("data", *args)
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()

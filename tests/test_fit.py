@@ -1,8 +1,6 @@
 """The fits against lme4, and against statsmodels where R has no reference here."""
 import json
 import math
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -190,13 +188,8 @@ def test_unverified_optimum_raises(monkeypatch):
         fit_models(create_data())
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "shrinkage", "fit", *args],
-                          capture_output=True, text=True)
-
-
-def test_cli_json_has_the_reference_layout():
-    result = run_cli("--json", "--balanced", "0.5", "--sd-slope", "0.5", "--sigma", "0.25")
+def test_cli_json_has_the_reference_layout(shrinkage_main):
+    result = shrinkage_main("fit", "--json", "--balanced", "0.5", "--sd-slope", "0.5", "--sigma", "0.25")
     assert result.returncode == 0, result.stderr
     ours = json.loads(result.stdout)
     with open("tests/reference/unbalanced.json") as handle:
@@ -215,8 +208,8 @@ def test_cli_json_has_the_reference_layout():
     assert ours["reml_criterion"] == pytest.approx(ref["reml_criterion"], abs=0.01)
 
 
-def test_cli_prints_the_summary():
-    result = run_cli()
+def test_cli_prints_the_summary(shrinkage_main):
+    result = shrinkage_main("fit")
     assert result.returncode == 0
     assert "REML criterion at convergence: 3012.2" in result.stdout
 
@@ -229,8 +222,8 @@ def test_cli_prints_the_summary():
                                         (["--sigma", "1e200"], "sigma"),
                                         (["--intercept", "1e308"], "intercept"),
                                         (["--beta", "-1e300"], "beta")])
-def test_cli_refusals_exit_2_with_one_line(args, name):
-    result = run_cli(*args)
+def test_cli_refusals_exit_2_with_one_line(shrinkage_main, args, name):
+    result = shrinkage_main("fit", *args)
     assert result.returncode == 2 and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and name in lines[0]

@@ -7,8 +7,6 @@ lme4 1.1-31 (the lowest criterion of lme4's default optimiser, bobyqa and Nelder
 """
 import json
 import math
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -137,12 +135,11 @@ def test_the_intercept_model_needs_fewer_observations():
         fit_models(data.drop_duplicates("cluster"), model="intercept")
 
 
-def test_the_command_line_fits_either_model_by_either_method():
+def test_the_command_line_fits_either_model_by_either_method(shrinkage_main):
     path, columns = DATA["Orthodont"]
-    result = subprocess.run([sys.executable, "-m", "shrinkage", "fit", "--data", str(path),
-                             "--y", "distance", "--x", "age", "--cluster", "Subject",
-                             "--model", "intercept", "--method", "ML", "--json"],
-                            capture_output=True, text=True)
+    result = shrinkage_main("fit", "--data", str(path), "--y", "distance", "--x", "age",
+                            "--cluster", "Subject", "--model", "intercept", "--method", "ML",
+                            "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     r = reference("Orthodont", "intercept", "ML")

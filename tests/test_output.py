@@ -1,11 +1,14 @@
-"""Files are written all-or-none, and output-path problems are one line with exit status 2."""
+"""Files are written all-or-none, and output-path problems are one line with exit status 2.
+
+The command runs in this process (conftest.shrinkage_main) unless the test is about the
+process itself: its signals or its standard output as a file descriptor.
+"""
 import json
 import os
 import shutil
 import signal
 import stat
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,13 +18,7 @@ import pytest
 from shrinkage import SCENARIOS, fit_models, simulate
 from shrinkage.output import replacing
 
-from conftest import REFERENCE
-
-CLI = [sys.executable, "-m", "shrinkage"]
-
-
-def run(*args, **kwargs):
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, **kwargs)
+from conftest import REFERENCE, SHRINKAGE, run_shrinkage
 
 
 def files_in(folder):
@@ -54,7 +51,7 @@ def test_ctrl_c_during_animate_leaves_the_old_video(tmp_path):
     video, poster = tmp_path / "ok.mp4", tmp_path / "ok.png"
     video.write_bytes(b"the old video")
     poster.write_bytes(b"the old poster")
-    process = subprocess.Popen([*CLI, "animate", "--out", str(video), "--static", str(poster)],
+    process = subprocess.Popen([*SHRINKAGE, "animate", "--out", str(video), "--static", str(poster)],
                                stderr=subprocess.PIPE, text=True)
     # Interrupt while the video is being encoded: its temporary file exists then.
     deadline = time.monotonic() + 60
@@ -92,32 +89,42 @@ def test_a_failed_static_figure_leaves_no_video(tmp_path, monkeypatch):
     (["animate", "--out", "{tmp}/a.mp4", "--static", "/proc/x.png"], "static"),
     (["animate", "--out", "-"], "out"),                        # video to standard output
 ])
-def test_output_path_problems_are_one_line_and_exit_2(tmp_path, args, option):
+def test_output_path_problems_are_one_line_and_exit_2(shrinkage_main, tmp_path, args, option):
     (tmp_path / "file.txt").write_text("")
-    result = run(*[arg.format(tmp=tmp_path) for arg in args])
+    result = shrinkage_main(*[arg.format(tmp=tmp_path) for arg in args])
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and f"error: {option}" in lines[0], result.stderr
     assert files_in(tmp_path) == ["file.txt"]
 
 
-def test_a_name_starting_with_a_dash_is_a_file_name(tmp_path):
-    result = run("animate", "--out=-x.mp4", "--static=-x.png", cwd=tmp_path)
+def test_the_process_ends_with_the_status_main_returns(tmp_path):
+    # The tests above run the command in this process; here it runs as a reader runs it.
+    refused = run_shrinkage("data", "--cor", "1", "--out", str(tmp_path / "d.csv"))
+    assert refused.returncode == 2 and refused.stdout == "", refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "cor" in refused.stderr
+    unreadable = run_shrinkage("fit", "--data", str(tmp_path / "missing.csv"))
+    assert unreadable.returncode == 2 and "cannot read" in unreadable.stderr
+    assert files_in(tmp_path) == []
+
+
+def test_a_name_starting_with_a_dash_is_a_file_name(shrinkage_main, tmp_path):
+    result = shrinkage_main("animate", "--out=-x.mp4", "--static=-x.png", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert files_in(tmp_path) == ["-x.mp4", "-x.png"]
 
 
-def test_dash_means_standard_output(tmp_path):
-    data = run("data", "--obs-per-cluster", "3", "--out", "-", cwd=tmp_path)
+def test_dash_means_standard_output(shrinkage_main, tmp_path):
+    data = shrinkage_main("data", "--obs-per-cluster", "3", "--out", "-", cwd=tmp_path)
     assert data.returncode == 0 and data.stdout.startswith("y,x,cluster\n")
     assert len(data.stdout.splitlines()) == 301
-    fit = run("fit", "--json", "--out", "-", cwd=tmp_path)
+    fit = shrinkage_main("fit", "--json", "--out", "-", cwd=tmp_path)
     assert fit.returncode == 0 and fit.stdout.lstrip().startswith("{")
     assert files_in(tmp_path) == []
 
 
-def test_fit_out_writes_the_file(tmp_path):
-    result = run("fit", "--json", "--out", str(tmp_path / "fit.json"))
+def test_fit_out_writes_the_file(shrinkage_main, tmp_path):
+    result = shrinkage_main("fit", "--json", "--out", str(tmp_path / "fit.json"))
     assert result.returncode == 0 and result.stdout == ""
     assert (tmp_path / "fit.json").read_text().lstrip().startswith("{")
 
@@ -125,9 +132,9 @@ def test_fit_out_writes_the_file(tmp_path):
 @pytest.mark.parametrize("option", ["--sigma", "--sd-int", "--sd-slope", "--intercept", "--beta",
                                     "--cor", "--balanced"])
 @pytest.mark.parametrize("value", ["inf", "nan", "1e308", "-1e308"])
-def test_numeric_options_must_be_finite_and_in_range(tmp_path, option, value):
+def test_numeric_options_must_be_finite_and_in_range(shrinkage_main, tmp_path, option, value):
     out = tmp_path / "data.csv"
-    result = run("data", f"{option}={value}", "--out", str(out))
+    result = shrinkage_main("data", f"{option}={value}", "--out", str(out))
     assert result.returncode == 2, result.stdout[:200] + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and option[2:].replace("-", "_") in lines[0], result.stderr
@@ -135,9 +142,9 @@ def test_numeric_options_must_be_finite_and_in_range(tmp_path, option, value):
 
 
 @pytest.mark.parametrize("option", ["--sigma", "--sd-int", "--sd-slope", "--intercept", "--beta"])
-def test_large_settings_end_in_one_line(option):
+def test_large_settings_end_in_one_line(shrinkage_main, option):
     # Settings up to the allowed 1e150 give finite data; the fit either succeeds or says why.
-    result = run("fit", f"{option}=1e149")
+    result = shrinkage_main("fit", f"{option}=1e149")
     assert result.returncode in (0, 2), result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 1
 
@@ -162,7 +169,7 @@ def test_ctrl_c_at_the_terminal_while_ffmpeg_encodes_is_an_interruption(tmp_path
     # A terminal's Ctrl-C signals the whole process group, ffmpeg included.
     video = tmp_path / "ok.mp4"
     video.write_bytes(b"the old video")
-    process = subprocess.Popen([*CLI, "animate", "--out", str(video)], stderr=subprocess.PIPE,
+    process = subprocess.Popen([*SHRINKAGE, "animate", "--out", str(video)], stderr=subprocess.PIPE,
                                text=True, start_new_session=True)
     deadline = time.monotonic() + 60
     while not _children_named(process.pid, "ffmpeg"):
@@ -183,11 +190,11 @@ def fifo(tmp_path):
     return path
 
 
-def test_a_fifo_is_written_into_not_replaced(fifo):
+def test_a_fifo_is_written_into_not_replaced(shrinkage_main, fifo):
     received = {}
     reader = threading.Thread(target=lambda: received.update(text=fifo.read_text()), daemon=True)
     reader.start()
-    result = run("data", "--obs-per-cluster", "3", "--out", str(fifo))
+    result = shrinkage_main("data", "--obs-per-cluster", "3", "--out", str(fifo))
     reader.join(timeout=10)
     assert result.returncode == 0, result.stderr
     assert stat.S_ISFIFO(fifo.stat().st_mode)
@@ -200,14 +207,14 @@ def test_a_fifo_is_written_into_not_replaced(fifo):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="making device nodes needs root")
-def test_device_nodes_are_written_into_not_replaced(tmp_path):
+def test_device_nodes_are_written_into_not_replaced(shrinkage_main, tmp_path):
     null, full = tmp_path / "null", tmp_path / "full"
     os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))   # as /dev/null
     os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))   # as /dev/full
-    ok = run("data", "--out", str(null))
+    ok = shrinkage_main("data", "--out", str(null))
     assert ok.returncode == 0 and ok.stderr == "", ok.stderr
     assert stat.S_ISCHR(null.stat().st_mode) and null.stat().st_rdev == os.makedev(1, 3)
-    failed = run("fit", "--json", "--out", str(full))
+    failed = shrinkage_main("fit", "--json", "--out", str(full))
     assert failed.returncode == 1
     assert failed.stderr.strip().splitlines() == [
         f"python -m shrinkage fit: error: out: cannot write {str(full)!r} (No space left on device)"]
@@ -218,18 +225,19 @@ def test_device_nodes_are_written_into_not_replaced(tmp_path):
 def test_dev_stdout_is_the_standard_output(tmp_path):
     # /proc/self/fd/1, where /dev/stdout points: a regression then replaces only the
     # test's own file, never the machine's /dev/stdout.
-    result = run("data", "--obs-per-cluster", "3", "--out", "/proc/self/fd/1", cwd=tmp_path)
+    result = run_shrinkage("data", "--obs-per-cluster", "3", "--out", "/proc/self/fd/1",
+                           cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("y,x,cluster\n") and len(result.stdout.splitlines()) == 301
     # Appending to a redirected file keeps what the file held.
     log = tmp_path / "log.csv"
     log.write_text("before\n")
     with open(log, "a") as sink:
-        subprocess.run([*CLI, "data", "--out", "/proc/self/fd/1"], stdout=sink, check=True)
+        subprocess.run([*SHRINKAGE, "data", "--out", "/proc/self/fd/1"], stdout=sink, check=True)
     assert log.read_text().startswith("before\ny,x,cluster\n")
 
 
-def test_a_symbolic_link_is_written_through_to_its_file(tmp_path):
+def test_a_symbolic_link_is_written_through_to_its_file(shrinkage_main, tmp_path):
     real = tmp_path / "results" / "fit.json"
     real.parent.mkdir()
     real.write_text("old")
@@ -237,8 +245,8 @@ def test_a_symbolic_link_is_written_through_to_its_file(tmp_path):
     link.symlink_to(real)
     dangling = tmp_path / "next.csv"
     dangling.symlink_to(tmp_path / "results" / "data.csv")
-    assert run("fit", "--json", "--out", str(link)).returncode == 0
-    assert run("data", "--out", str(dangling)).returncode == 0
+    assert shrinkage_main("fit", "--json", "--out", str(link)).returncode == 0
+    assert shrinkage_main("data", "--out", str(dangling)).returncode == 0
     assert link.is_symlink() and dangling.is_symlink()
     # R: -2 * logLik(lmer(y ~ x + (x | cluster), baseline data))   (REML)
     lme4 = json.loads((REFERENCE / "baseline.json").read_text())["reml_criterion"]
@@ -254,15 +262,15 @@ def test_a_symbolic_link_is_written_through_to_its_file(tmp_path):
     (["animate", "--out", ""], "out"),
     (["animate", "--out", "{tmp}/a.mp4", "--static", ""], "static"),
 ])
-def test_an_empty_file_name_is_named_as_empty(tmp_path, args, option):
-    result = run(*[arg.format(tmp=tmp_path) for arg in args], cwd=tmp_path)
+def test_an_empty_file_name_is_named_as_empty(shrinkage_main, tmp_path, args, option):
+    result = shrinkage_main(*[arg.format(tmp=tmp_path) for arg in args], cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"python -m shrinkage {args[0]}: error: {option}: the file name is empty; give a file name"]
     assert files_in(tmp_path) == []
 
 
-def test_temporaries_of_killed_runs_are_removed_by_the_next_write(tmp_path):
+def test_temporaries_of_killed_runs_are_removed_by_the_next_write(shrinkage_main, tmp_path):
     target = tmp_path / "data.csv"
     # A process that is gone (its id is beyond pid_max), one that runs (this one), the old
     # layout without a process id, and other files that only look alike.
@@ -274,13 +282,13 @@ def test_temporaries_of_killed_runs_are_removed_by_the_next_write(tmp_path):
               tmp_path / ".data.1-abcd1234.partial.png"]
     for path in [dead, alive, old_layout, *others]:
         path.write_text("half a file")
-    assert run("data", "--out", str(target)).returncode == 0
+    assert shrinkage_main("data", "--out", str(target)).returncode == 0
     assert sorted(files_in(tmp_path)) == sorted(["data.csv", alive.name, *(p.name for p in others)])
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None,
                     reason="mounting a small file system needs root")
-def test_a_full_disk_is_one_line_naming_the_file(tmp_path):
+def test_a_full_disk_is_one_line_naming_the_file(shrinkage_main, tmp_path):
     disk = tmp_path / "small"
     disk.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
@@ -289,7 +297,7 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path):
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
         (disk / "data.csv").write_text("old")
-        result = run("data", "--obs-per-cluster", "100", "--out", str(disk / "data.csv"))
+        result = shrinkage_main("data", "--obs-per-cluster", "100", "--out", str(disk / "data.csv"))
         assert result.returncode == 1
         assert result.stderr.strip().splitlines() == [
             f"python -m shrinkage data: error: out: cannot write {str(disk / 'data.csv')!r} "

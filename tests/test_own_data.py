@@ -4,8 +4,6 @@ The reference is lme4 on lme4's sleepstudy data (tests/reference/sleepstudy.json
 fit_csv.R from shrinkage/datasets/sleepstudy.csv).
 """
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -86,37 +84,32 @@ def test_too_few_clusters_after_dropping_rows(sleep):
         fit_models(data, **COLUMNS)
 
 
-def run(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "shrinkage", *args], capture_output=True,
-                          text=True, input=stdin)
-
-
-def test_cli_fits_a_csv_and_reads_standard_input(sleep):
+def test_cli_fits_a_csv_and_reads_standard_input(shrinkage_main, sleep):
     _, fit, r = sleep
     options = ["--y", "Reaction", "--x", "Days", "--cluster", "Subject", "--json"]
-    from_file = run("fit", "--data", str(SLEEP), *options)
-    from_stdin = run("fit", "--data", "-", *options, stdin=SLEEP.read_text())
+    from_file = shrinkage_main("fit", "--data", str(SLEEP), *options)
+    from_stdin = shrinkage_main("fit", "--data", "-", *options, stdin=SLEEP.read_text())
     assert from_file.returncode == 0 and from_stdin.returncode == 0, from_file.stderr
     assert json.loads(from_file.stdout) == json.loads(from_stdin.stdout)
     assert json.loads(from_file.stdout)["reml_criterion"] == pytest.approx(
         r["reml_criterion"], abs=1e-3)
 
 
-def test_cli_reports_dropped_rows(tmp_path):
+def test_cli_reports_dropped_rows(shrinkage_main, tmp_path):
     data = pd.read_csv(SLEEP)
     data.loc[[0, 5], "Reaction"] = np.nan
     path = tmp_path / "gaps.csv"
     data.to_csv(path, index=False)
-    result = run("fit", "--data", str(path), "--y", "Reaction", "--x", "Days",
+    result = shrinkage_main("fit", "--data", str(path), "--y", "Reaction", "--x", "Days",
                  "--cluster", "Subject")
     assert result.returncode == 0, result.stderr
     assert "2 rows with missing values left out" in result.stdout
     assert "Number of obs: 178" in result.stdout
 
 
-def test_cli_animates_a_csv(tmp_path):
+def test_cli_animates_a_csv(shrinkage_main, tmp_path):
     out, static = tmp_path / "sleep.mp4", tmp_path / "sleep.png"
-    result = run("animate", "--data", str(SLEEP), "--y", "Reaction", "--x", "Days",
+    result = shrinkage_main("animate", "--data", str(SLEEP), "--y", "Reaction", "--x", "Days",
                  "--cluster", "Subject", "--out", str(out), "--static", str(static))
     assert result.returncode == 0, result.stderr
     assert out.stat().st_size > 10_000 and static.stat().st_size > 10_000
@@ -131,20 +124,20 @@ def test_cli_animates_a_csv(tmp_path):
     ("y,x,cluster\n1,2,a\n", "1 cluster"),
     ("a;b;c\n1;2;3\n", "no column 'y'"),
 ])
-def test_cli_bad_files_end_in_one_line(tmp_path, content, message):
+def test_cli_bad_files_end_in_one_line(shrinkage_main, tmp_path, content, message):
     path = tmp_path / "data.csv"
     if isinstance(content, bytes):
         path.write_bytes(content)
     elif content is not None:
         path.write_text(content)
-    result = run("fit", "--data", str(path))
+    result = shrinkage_main("fit", "--data", str(path))
     assert result.returncode == 2 and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
 
 
-def test_cli_directory_is_not_a_data_file(tmp_path):
-    result = run("fit", "--data", str(tmp_path))
+def test_cli_directory_is_not_a_data_file(shrinkage_main, tmp_path):
+    result = shrinkage_main("fit", "--data", str(tmp_path))
     assert result.returncode == 2 and "cannot read" in result.stderr
 
 

@@ -1,8 +1,6 @@
 """The simulation study: each replicate against lme4, the same numbers on every backend."""
 import json
 import math
-import subprocess
-import sys
 from dataclasses import replace
 
 import numpy as np
@@ -18,7 +16,7 @@ from shrinkage.study import (
     summarise_study,
 )
 
-from conftest import CASES, read_reference
+from conftest import CASES, read_reference, run_shrinkage
 
 
 def _row_of_a_fit(settings, seed):
@@ -122,9 +120,8 @@ def test_bad_study_arguments_are_refused(kwargs, match):
 
 
 def test_the_command_line_study_as_json():
-    result = subprocess.run([sys.executable, "-m", "shrinkage", "study", "--replicates", "5",
-                             "--first-seed", "888", "--obs-per-cluster", "3", "--json"],
-                            capture_output=True, text=True)
+    result = run_shrinkage("study", "--replicates", "5", "--first-seed", "888",
+                           "--obs-per-cluster", "3", "--json")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # no progress bar when standard error is not a terminal
     study = json.loads(result.stdout)
@@ -139,9 +136,8 @@ def test_the_command_line_study_as_json():
 @pytest.mark.parametrize("args, name", [(["--replicates", "0"], "replicates"),
                                         (["--jobs", "-2"], "jobs"),
                                         (["--sigma=nan"], "sigma")])
-def test_the_command_line_study_refuses_bad_input(args, name):
-    result = subprocess.run([sys.executable, "-m", "shrinkage", "study", *args],
-                            capture_output=True, text=True)
+def test_the_command_line_study_refuses_bad_input(shrinkage_main, args, name):
+    result = shrinkage_main("study", *args)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and name in lines[0]

@@ -98,9 +98,15 @@ def plain_markdown(text, glued, titles, references):
     return _ROLE.sub(role, text)
 
 
+def _glued(output):
+    """Whether ``output`` is a value glued with ``display=False`` (myst-nb's ``glue``)."""
+    return bool(output.get("metadata", {}).get("scrapbook", {}).get("mime_prefix"))
+
+
 def reproducible_notebook(text, glued=None, titles=None, references=None):
     """Return a notebook's JSON text with cell ids ``cell-0``, ``cell-1``, ..., no
-    addresses, and markdown cells in plain markdown (:func:`plain_markdown`)."""
+    addresses or hidden glued values, and markdown cells in plain markdown
+    (:func:`plain_markdown`)."""
     notebook = nbformat.reads(text, as_version=4)
     for index, cell in enumerate(notebook["cells"]):
         cell["id"] = f"cell-{index}"
@@ -108,9 +114,11 @@ def reproducible_notebook(text, glued=None, titles=None, references=None):
             source = "".join(cell["source"])
             cell["source"] = plain_markdown(source, glued or {}, titles or {}, references or {})
         if "outputs" in cell:
-            # One output per stream, as the page shows them: how the kernel split a cell's
-            # printing into messages depends on timing.
-            cell["outputs"] = coalesce_streams(cell["outputs"])
+            # Glued values stay out of the notebook, as myst-nb leaves them; one output
+            # per stream, as the page shows them: how the kernel split a cell's printing
+            # into messages depends on timing.
+            cell["outputs"] = coalesce_streams([output for output in cell["outputs"]
+                                                if not _glued(output)])
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             plain = "".join(data.get("text/plain", []))
@@ -133,10 +141,6 @@ def _with_cached_outputs(app, text):
         _, merged = get_cache(cache_path).merge_match_into_notebook(notebook)
     except KeyError:  # not in the cache: the chapter has no outputs
         return text
-    for cell in merged.cells:  # glued values stay out of the notebook, as myst-nb leaves them
-        if "outputs" in cell:
-            cell.outputs = [output for output in cell.outputs
-                            if not output.get("metadata", {}).get("scrapbook", {}).get("mime_prefix")]
     return nbformat.writes(merged)
 
 
