@@ -26,7 +26,7 @@ from conftest import (
 
 pytestmark = pytest.mark.book
 
-ANIMATED = ["baseline", "few_obs", "many_obs", "unbalanced"]  # of the small book
+ANIMATED = ["baseline", "few_obs", "many_obs"]  # of the small book
 MARK = "Linear mixed model fit by REML (edited)"
 
 
