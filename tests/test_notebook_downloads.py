@@ -67,3 +67,19 @@ def test_printed_text_is_one_output_per_stream_whatever_the_kernel_sent():
     assert once == split
     assert json.loads(once)["cells"][0]["outputs"][0]["text"] == "a\nb\n"
     assert json.loads(once)["cells"][0]["id"] == "cell-0"
+
+
+def test_hidden_glued_values_leave_the_notebook_and_shown_ones_stay():
+    # As myst_nb.glue writes them: display=False puts the value under its own mime
+    # prefix for the page to paste; display=True shows it as any output.
+    def glued(name, shown):
+        prefix = "" if shown else "application/papermill.record/"
+        return {"output_type": "display_data", "data": {prefix + "text/plain": "3012.19"},
+                "metadata": {"scrapbook": {"name": name, "mime_prefix": prefix}}}
+
+    text = json.dumps({"cells": [{"cell_type": "code", "id": "x", "source": "glue()",
+                                  "metadata": {}, "execution_count": 1,
+                                  "outputs": [glued("hidden", False), glued("shown", True)]}],
+                       "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    outputs = json.loads(notebook_downloads.reproducible_notebook(text))["cells"][0]["outputs"]
+    assert [output["metadata"]["scrapbook"]["name"] for output in outputs] == ["shown"]
