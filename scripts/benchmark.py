@@ -22,7 +22,6 @@ render; study of 6 x 200 replicates <= 30 s; clean build < 60 s; prose-only rebu
 """
 
 import argparse
-import os
 import re
 import shutil
 import statistics
@@ -226,11 +225,13 @@ def bench_explorer(workdir):
 
 
 def build(copy):
+    """Build the book at ``copy``; return the seconds it took and its log."""
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     start = time.perf_counter()
-    subprocess.run([str(jupyter_book), "build", str(copy), "--warningiserror", "--nitpick",
-                    "--keep-going"], check=True, capture_output=True)
-    return time.perf_counter() - start
+    done = subprocess.run([str(jupyter_book), "build", str(copy), "--warningiserror",
+                           "--nitpick", "--keep-going"], check=True, capture_output=True,
+                          text=True)
+    return time.perf_counter() - start, done.stdout + done.stderr
 
 
 _ASSET = re.compile(r'<(?:link[^>]*rel="stylesheet"[^>]*href|script[^>]*src|img[^>]*src'
@@ -259,16 +260,20 @@ def bench_book(workdir):
     copy = workdir / "repo"
     skip = {".git", ".venv", "_build", "_media", "__pycache__", ".pytest_cache"}
     shutil.copytree(ROOT, copy, ignore=lambda _, names: [n for n in names if n in skip])
-    print(f"clean build:               {build(copy):6.1f} s")
+    seconds, log = build(copy)
+    print(f"clean build:               {seconds:6.1f} s")
     from jupyter_cache import get_cache
 
-    print(f"  chapters run {os.cpu_count()} at a time (each one's time, beside the others):")
+    # As book/_ext/parallel_execution.py reports it: "executing N chapters, K at a time".
+    side_by_side = re.search(r"executing \d+ chapters, (\d+) at a time", log)
+    print(f"  chapters run {side_by_side.group(1) if side_by_side else '?'} at a time "
+          "(each one's time, beside the others):")
     for record in get_cache(copy / "_build" / ".jupyter_cache").list_cache_records():
         print(f"  executing {Path(record.uri).stem + ':':<24}"
               f"{record.data['execution_seconds']:6.1f} s")
     chapter = copy / "book" / "many_obs.md"
     chapter.write_text(chapter.read_text().replace("barely move.", "barely move at all."))
-    print(f"rebuild after prose edit:  {build(copy):6.1f} s")
+    print(f"rebuild after prose edit:  {build(copy)[0]:6.1f} s")
     print(f"\n{'page':<32}{'weight with media (KB)':>24}{'as served, gzip (KB)':>24}")
     for page in sorted((copy / "_build" / "html" / "book").glob("*.html")):
         print(f"{page.stem:<32}{page_weight(page) / 1000:>24.1f}"

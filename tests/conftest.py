@@ -110,6 +110,8 @@ def article_case(request):
 
 
 ROOT = Path(__file__).resolve().parent.parent
+# The book's Sphinx extensions, for the tests of their pieces (import fresh_outputs, ...).
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
 # Real data sets with lme4 reference fits (tests/reference/NAME_object.json, fit_object.R):
 # the file and the (y, x, cluster) columns.
 REAL_DATA = {"sleepstudy": (ROOT / "shrinkage" / "datasets" / "sleepstudy.csv",

@@ -3,7 +3,6 @@ import hashlib
 import json
 import math
 import re
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -403,7 +402,6 @@ def test_downloaded_notebooks_run_in_an_empty_folder_and_give_the_sites_outputs(
     # execution is reproducible.
     from concurrent.futures import ProcessPoolExecutor
 
-    sys.path.insert(0, str(ROOT / "book" / "_ext"))
     from notebook_downloads import reproducible_notebook
 
     notebooks = _downloaded_notebooks(site)

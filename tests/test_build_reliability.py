@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from conftest import (
-    ROOT,
     SMALL_BOOK,
     build_book,
     executed_chapters,
@@ -187,7 +186,6 @@ def test_a_read_only_build_folder_is_one_line(small):
 
 
 def test_a_package_edited_during_a_build_is_not_recorded_as_built(tmp_path):
-    sys.path.insert(0, str(ROOT / "book" / "_ext"))
     from types import SimpleNamespace
 
     import fresh_outputs

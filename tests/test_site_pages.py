@@ -1,14 +1,9 @@
 """book/_ext/site_pages.py's pieces, on small inputs; the built pages are checked in
 test_book.py and in Chromium in test_browser.py."""
-import sys
 
 import pytest
+import site_pages  # book/_ext, on the path from conftest
 from sphinx.builders.html._assets import _JavaScript
-
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "book" / "_ext"))
-import site_pages  # noqa: E402
 
 
 def test_file_scripts_are_deferred_unless_already_async_or_a_module():
