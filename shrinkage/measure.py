@@ -270,6 +270,14 @@ def share_outside_ellipse(fit, level):
     return pd.Series(shares)
 
 
+def _with_truth(fit, truth):
+    """``fit.clusters`` of the clusters ``truth`` has, and their true effects (G x 2), aligned."""
+    at = pd.Index(truth["cluster"]).get_indexer(fit.clusters["cluster"])
+    found = at >= 0
+    c = fit.clusters if found.all() else fit.clusters[found]
+    return c, truth[["intercept", "slope"]].to_numpy(float)[at[found]]
+
+
 def estimation_error(fit, data, truth):
     """Root mean squared error of three estimates of each cluster's line.
 
@@ -289,23 +297,20 @@ def estimation_error(fit, data, truth):
         ``intercept, slope``.  Every method's slope error is taken over the same
         clusters, those with a least-squares slope of their own.
     """
-    c = fit.clusters.merge(truth, on="cluster")
-    pooled = complete_pooling(data)
-    has_slope = c["ols_slope"].notna().to_numpy()
-
-    def rmse(estimate, true, rows=slice(None)):
-        error = np.asarray(estimate, float)[rows] - np.asarray(true, float)[rows]
-        return float(np.sqrt(np.mean(error ** 2)))
-
-    rows = {
-        "no pooling": (rmse(c["ols_intercept"], c["intercept"]),
-                       rmse(c["ols_slope"], c["slope"], has_slope)),
-        "complete pooling": (rmse(np.full(len(c), pooled[0]), c["intercept"]),
-                             rmse(np.full(len(c), pooled[1]), c["slope"], has_slope)),
-        "partial pooling": (rmse(c["mixed_intercept"], c["intercept"]),
-                            rmse(c["mixed_slope"], c["slope"], has_slope)),
+    c, true = _with_truth(fit, truth)
+    own = c[["ols_intercept", "ols_slope"]].to_numpy(float)
+    estimates = {
+        "no pooling": own,
+        "complete pooling": np.broadcast_to(complete_pooling(data), own.shape),
+        "partial pooling": c[["mixed_intercept", "mixed_slope"]].to_numpy(float),
     }
-    return pd.DataFrame(rows, index=["intercept", "slope"]).T
+    has_slope = ~np.isnan(own[:, 1])
+    rows = {}
+    for method, estimate in estimates.items():
+        error = estimate - true
+        rows[method] = (math.sqrt(np.mean(error[:, 0] ** 2)),
+                        math.sqrt(np.mean(error[has_slope, 1] ** 2)))
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["intercept", "slope"])
 
 
 def cluster_errors(fit, truth, settings):
@@ -329,15 +334,16 @@ def cluster_errors(fit, truth, settings):
         ``none_intercept, partial_intercept, none_slope, partial_slope``.  The
         no-pooling slope error is missing for clusters without a slope of their own.
     """
-    c = fit.clusters.merge(truth, on="cluster")
-    table = c[["cluster", "n"]].copy()
-    for part, average, sd in (("intercept", settings.intercept, settings.sd_int),
-                              ("slope", settings.beta, settings.sd_slope)):
+    c, true = _with_truth(fit, truth)
+    table = c[["cluster", "n"]].reset_index(drop=True)
+    parts = (("intercept", settings.intercept, settings.sd_int),
+             ("slope", settings.beta, settings.sd_slope))
+    for column, (part, average, sd) in enumerate(parts):
         with np.errstate(divide="ignore", invalid="ignore"):
-            table[f"extremity_{part}"] = (c[part] - average).abs() / sd
-    for part in ("intercept", "slope"):
-        table[f"none_{part}"] = c[f"ols_{part}"] - c[part]
-        table[f"partial_{part}"] = c[f"mixed_{part}"] - c[part]
+            table[f"extremity_{part}"] = np.abs(true[:, column] - average) / sd
+    for column, (part, _, _) in enumerate(parts):
+        table[f"none_{part}"] = c[f"ols_{part}"].to_numpy() - true[:, column]
+        table[f"partial_{part}"] = c[f"mixed_{part}"].to_numpy() - true[:, column]
     return table
 
 

@@ -166,60 +166,45 @@ class RStream:
             algorithm that is not reproduced here).
         size : int
             Number of draws, at most ``n``.
+
+        Notes
+        -----
+        Draw ``i`` is R's ``R_unif_index(n - i)``: rejection sampling of
+        ``bits = ceil(log2(n - i))`` random bits, taken as 16-bit chunks
+        ``(int)(unif_rand() * 65536)``: one chunk per attempt while at most 2^15
+        values remain, two beyond.  ``unif_rand()`` is a 32-bit word times 2^-32 (exact in a
+        double), so a chunk is the word's top 16 bits; ``fixup`` only moves a
+        zero word, whose top bits are zero either way.  The words are drawn
+        ahead in blocks and the stream is then left just after the last one
+        used, as if they had been drawn one at a time.
         """
         if n > 10_000_000:
             raise ValueError(f"sample_int supports n up to 1e7, got {n}")
-        words = _Words(self._bits)
-        pool = list(range(n))
-        out = np.empty(size, dtype=np.int64)
+        start = self._bits.state
+        chunks = []  # the words' top 16 bits, in order
+        used = 0
+        pool = list(range(1, n + 1))
+        out = []
         remaining = n
-        for i in range(size):
-            j = _unif_index(remaining, words)
-            out[i] = pool[j] + 1
+        for _ in range(size):
+            bits = (remaining - 1).bit_length()  # ceil(log2(remaining)) for remaining >= 1
+            mask = (1 << bits) - 1
+            while True:
+                if used + 2 > len(chunks):  # at least two more, enough for any attempt
+                    block = min(max(1024, 2 * size), 65536)
+                    chunks.extend((self._bits.random_raw(block) >> 16).tolist())
+                if bits < 16:
+                    value = chunks[used] & mask
+                    used += 1
+                else:
+                    value = (65536 * chunks[used] + chunks[used + 1]) & mask
+                    used += 2
+                if value < remaining:
+                    break
             remaining -= 1
-            pool[j] = pool[remaining]
-        words.close()
-        return out
-
-
-class _Words:
-    """The stream's 32-bit words drawn ahead in blocks, for loops that take one at a time.
-
-    ``next_high16()`` is R's ``(int)(unif_rand() * 65536)``: ``unif_rand()`` is the
-    word times 2^-32 (exact in a double), so this is the word's top 16 bits; ``fixup``
-    only moves a zero word, whose top bits are zero either way.  ``close()`` leaves the
-    stream just after the last word taken, as if they had been drawn one by one.
-    """
-
-    def __init__(self, bits, block=1024):
-        self._bits = bits
-        self._start = bits.state
-        self._block = block
-        self._high16 = []  # the current block only
-        self._next = 0  # in the current block
-        self._taken = 0  # in all
-
-    def next_high16(self):
-        if self._next == len(self._high16):
-            self._high16 = (self._bits.random_raw(self._block) >> 16).tolist()
-            self._next = 0
-        self._next += 1
-        self._taken += 1
-        return self._high16[self._next - 1]
-
-    def close(self):
-        self._bits.state = self._start
-        if self._taken:
-            self._bits.random_raw(self._taken)
-
-
-def _unif_index(dn, words):
-    """R's ``R_unif_index(dn)``: an integer in [0, dn) by rejection sampling of random bits."""
-    bits = (dn - 1).bit_length()  # ceil(log2(dn)) for dn >= 1
-    while True:
-        value = 0
-        for _ in range(0, bits + 1, 16):
-            value = 65536 * value + words.next_high16()
-        value &= (1 << bits) - 1
-        if value < dn:
-            return value
+            out.append(pool[value])
+            pool[value] = pool[remaining]
+        self._bits.state = start
+        if used:
+            self._bits.random_raw(used)
+        return np.array(out, dtype=np.int64)

@@ -68,10 +68,9 @@ def replicate_row(fit, data, truth, seed):
         The seed that drew ``data``, stored in the row.
     """
     row = dict.fromkeys(COLUMNS, math.nan)
-    errors = estimation_error(fit, data, truth)
-    for method, short in METHODS.items():
-        row[f"rmse_intercept_{short}"] = float(errors.loc[method, "intercept"])
-        row[f"rmse_slope_{short}"] = float(errors.loc[method, "slope"])
+    errors = estimation_error(fit, data, truth).loc[list(METHODS), ["intercept", "slope"]]
+    for short, (intercept, slope) in zip(METHODS.values(), errors.to_numpy()):
+        row[f"rmse_intercept_{short}"], row[f"rmse_slope_{short}"] = float(intercept), float(slope)
     fractions = shrinkage_fraction(fit)
     v = fit.variance
     row.update(seed=int(seed), converged=True, singular=bool(fit.singular),

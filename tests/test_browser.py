@@ -41,8 +41,8 @@ def _status(url):
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_animation_plays(browser, server, name):
-    page, errors, _ = open_page(browser, f"{server}book/{name}.html")
+def test_animation_plays(visit, server, name):
+    page, errors, _ = visit(f"{server}book/{name}.html")
     video = "document.querySelector('video.animation-video')"
     page.wait_for_function(f"{video}.readyState >= 1", timeout=15_000)
     assert page.evaluate(f"{video}.duration") == pytest.approx(12.0, abs=0.1)
@@ -50,11 +50,10 @@ def test_animation_plays(browser, server, name):
     page.wait_for_function(f"{video}.currentTime > 0.5", timeout=15_000)
     assert page.evaluate(f"{video}.muted && {video}.loop")
     assert errors == []
-    page.context.close()
 
 
-def test_reduced_motion_readers_see_the_poster(browser, server):
-    page, _, _ = open_page(browser, f"{server}book/baseline.html", reduced_motion="reduce")
+def test_reduced_motion_readers_see_the_poster(visit, server):
+    page, _, _ = visit(f"{server}book/baseline.html", reduced_motion="reduce")
     page.wait_for_timeout(1000)
     video = "document.querySelector('video.animation-video')"
     assert page.evaluate(f"{video}.paused && !{video}.autoplay")
@@ -64,13 +63,11 @@ def test_reduced_motion_readers_see_the_poster(browser, server):
     button.click()
     page.wait_for_function(f"{video}.currentTime > 0.3", timeout=10_000)
     assert button.inner_text() == "Pause the animation"
-    page.context.close()
 
 
-def test_nothing_covers_the_animation_on_a_phone_and_paper_gets_the_end_state(browser, server):
+def test_nothing_covers_the_animation_on_a_phone_and_paper_gets_the_end_state(browser, visit, server):
     for motion in ("no-preference", "reduce"):
-        page, errors, _ = open_page(browser, f"{server}book/few_obs.html", reduced_motion=motion,
-                                    **PHONE)
+        page, errors, _ = visit(f"{server}book/few_obs.html", reduced_motion=motion, **PHONE)
         video = page.locator("video.animation-video").first
         # No control bar over the plot: the video draws no controls; its button is below it.
         assert page.evaluate("document.querySelector('video.animation-video').controls") is False
@@ -79,7 +76,6 @@ def test_nothing_covers_the_animation_on_a_phone_and_paper_gets_the_end_state(br
         assert button.bounding_box()["y"] >= video.bounding_box()["y"] + video.bounding_box()["height"]
         assert button.bounding_box()["height"] >= 24  # a target a thumb can hit
         assert errors == []
-        page.context.close()
     # Printed: the poster (the static end-state figure), not the video's current frame.
     page, _, _ = open_page(browser, f"{server}book/few_obs.html")
     page.emulate_media(media="print")
@@ -92,15 +88,14 @@ def test_nothing_covers_the_animation_on_a_phone_and_paper_gets_the_end_state(br
     page.context.close()
 
 
-def test_math_is_laid_out(browser, server):
-    page, errors, _ = open_page(browser, f"{server}book/model.html")
+def test_math_is_laid_out(visit, server):
+    page, errors, _ = visit(f"{server}book/model.html")
     boxes = page.eval_on_selector_all(
         "math", "nodes => nodes.map(n => [n.getBoundingClientRect().width, "
                 "n.getBoundingClientRect().height, n.getAttribute('display')])")
     assert len(boxes) >= 5 and all(width > 0 and height > 0 for width, height, _ in boxes)
     # Subscripts sit below the baseline: a displayed equation is taller than its 16 px text.
     assert max(height for _, height, display in boxes if display == "block") > 1.15 * 16
-    page.context.close()
 
 
 def _local_links(page, base):
@@ -130,8 +125,8 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
          "device_scale_factor": 3}
 
 
-def test_menu_opens_on_a_phone_and_follows_a_link(browser, server):
-    page, errors, _ = open_page(browser, f"{server}book/intro.html", **PHONE)
+def test_menu_opens_on_a_phone_and_follows_a_link(visit, server):
+    page, errors, _ = visit(f"{server}book/intro.html", **PHONE)
     menu = page.locator(".primary-toggle:visible")
     assert menu.count() == 1
     menu.tap()
@@ -145,11 +140,10 @@ def test_menu_opens_on_a_phone_and_follows_a_link(browser, server):
     page.locator("#pst-secondary-sidebar-modal").wait_for(state="visible", timeout=5_000)
     assert page.locator("#pst-secondary-sidebar-modal a").count() >= 3
     assert errors == []
-    page.context.close()
 
 
-def test_on_this_page_closes_after_a_choice_on_a_phone(browser, server):
-    page, errors, _ = open_page(browser, f"{server}book/baseline.html", **PHONE)
+def test_on_this_page_closes_after_a_choice_on_a_phone(visit, server):
+    page, errors, _ = visit(f"{server}book/baseline.html", **PHONE)
     page.locator(".secondary-toggle:visible").tap()
     dialog = page.locator("#pst-secondary-sidebar-modal")
     dialog.wait_for(state="visible", timeout=5_000)
@@ -166,12 +160,10 @@ def test_on_this_page_closes_after_a_choice_on_a_phone(browser, server):
     dialog.wait_for(state="visible", timeout=5_000)
     assert dialog.locator("a").count() >= 3
     assert errors == []
-    page.context.close()
 
 
-def test_menu_button_collapses_the_sidebar_on_a_desktop(browser, server):
-    page, errors, _ = open_page(browser, f"{server}book/intro.html",
-                                viewport={"width": 1280, "height": 900})
+def test_menu_button_collapses_the_sidebar_on_a_desktop(visit, server):
+    page, errors, _ = visit(f"{server}book/intro.html")
     sidebar = page.locator("#pst-primary-sidebar")
     assert sidebar.is_visible()
     page.locator(".primary-toggle:visible").click()
@@ -179,7 +171,6 @@ def test_menu_button_collapses_the_sidebar_on_a_desktop(browser, server):
     assert "pst-sidebar-hidden" in sidebar.get_attribute("class")
     assert not sidebar.is_visible()
     assert errors == []
-    page.context.close()
 
 
 # Every output block, equation and figure of a page, measured in the browser.
@@ -253,18 +244,16 @@ def _assert_links_resolve(page, server, page_name):
 # One visit per page on a desktop and one on a phone (in dark mode), for every check
 # that reads the whole page.
 @pytest.mark.parametrize("page_name", toc_pages())
-def test_each_page_on_a_desktop_and_a_phone(browser, server, page_name):
-    desktop, errors, failures = open_page(browser, server + page_name + ".html")
+def test_each_page_on_a_desktop_and_a_phone(visit, server, page_name):
+    desktop, errors, failures = visit(server + page_name + ".html")
     _assert_loads_cleanly(desktop, errors, failures)
     _assert_links_resolve(desktop, server, page_name)
     # Stricter than the target (no serious or critical problem): axe reports nothing,
     # on a desktop and on a phone, in light and dark mode.
     assert _axe_violations(desktop) == []
-    desktop.context.close()
-    phone, _, _ = open_page(browser, server + page_name + ".html", **PHONE, color_scheme="dark")
+    phone, _, _ = visit(server + page_name + ".html", **PHONE, color_scheme="dark")
     assert _axe_violations(phone) == []
     _assert_outputs_fit_a_phone(phone)
-    phone.context.close()
 
 
 def test_dark_mode_follows_the_system_and_dims_the_animation(browser, server):
@@ -317,10 +306,10 @@ def test_the_test_server_compresses_text_as_github_pages_does(server):
 
 
 @pytest.mark.parametrize("page_name", ["book/statsmodels", "book/validation"])
-def test_code_keeps_its_indentation_on_a_phone(browser, server, page_name):
+def test_code_keeps_its_indentation_on_a_phone(visit, server, page_name):
     # A wrapped line would start at column 0 and hide the block structure; each source
     # line stays one line, and a block wider than the phone scrolls inside itself.
-    page, _, _ = open_page(browser, server + page_name + ".html", **PHONE)
+    page, _, _ = visit(server + page_name + ".html", **PHONE)
     blocks = page.eval_on_selector_all(".bd-article .cell_input pre", """nodes => nodes.map(n => {
         const style = getComputedStyle(n);
         const lines = n.textContent.replace(/\\n$/, '').split('\\n').length;
@@ -337,7 +326,6 @@ def test_code_keeps_its_indentation_on_a_phone(browser, server, page_name):
         assert not block["wide"] or block["scrolls"], block
     assert any(block["wide"] for block in blocks)  # the case that used to wrap
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.context.close()
 
 
 def test_the_download_menu_saves_files(browser, server):

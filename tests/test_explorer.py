@@ -78,8 +78,8 @@ def _expected_end(page, data):
 @pytest.mark.parametrize("control, value", [("obs_per_cluster", "3"), ("sd_int", "1"),
                                             ("sd_slope", "1"), ("sigma", "0.25"),
                                             ("balanced", "0.5")])
-def test_each_control_draws_its_setting(browser, server, site, control, value):
-    page, errors, failures = open_page(browser, f"{server}book/explorer.html")
+def test_each_control_draws_its_setting(visit, server, site, control, value):
+    page, errors, failures = visit(f"{server}book/explorer.html")
     assert page.get_attribute(".explorer", "data-key") == BASELINE_KEY
     page.select_option(f"select[name={control}]", value)
     page.wait_for_function(
@@ -91,25 +91,23 @@ def test_each_control_draws_its_setting(browser, server, site, control, value):
     drawn = _drawn_end_state(page)
     np.testing.assert_allclose(drawn, _expected_end(page, data), atol=0.01)
     assert errors == [] and [f for f in failures if "127.0.0.1" in f] == []
-    page.context.close()
 
 
 @pytest.mark.browser
 @pytest.mark.book
-def test_reduced_motion_shows_the_end_state_at_once(browser, server, site):
-    page, errors, _ = open_page(browser, f"{server}book/explorer.html", reduced_motion="reduce")
+def test_reduced_motion_shows_the_end_state_at_once(visit, server, site):
+    page, errors, _ = visit(f"{server}book/explorer.html", reduced_motion="reduce")
     assert page.evaluate("document.querySelector('.explorer').dataset.state") == "done"
     np.testing.assert_allclose(_points(page), _expected_end(page, stored(site, BASELINE_KEY)),
                                atol=0.01)
     assert errors == []
-    page.context.close()
 
 
 @pytest.mark.browser
 @pytest.mark.book
-def test_an_unfittable_setting_says_what_to_change(browser, server, site):
+def test_an_unfittable_setting_says_what_to_change(visit, server, site):
     # Three observations per cluster and half of the rows: 150 rows for 90 clusters.
-    page, errors, _ = open_page(browser, f"{server}book/explorer.html")
+    page, errors, _ = visit(f"{server}book/explorer.html")
     caption = page.inner_text(".explorer-caption")
     page.select_option("select[name=obs_per_cluster]", "3")
     page.select_option("select[name=balanced]", "0.5")
@@ -142,7 +140,6 @@ def test_an_unfittable_setting_says_what_to_change(browser, server, site):
     assert page.locator(".explorer-numbers dd").count() == 7
     assert page.locator(".explorer-plot").bounding_box()["height"] > 100
     assert errors == []
-    page.context.close()
 
 
 def test_each_unfittable_setting_names_a_change_that_fits():
@@ -182,13 +179,13 @@ def test_the_plot_is_legible_on_a_phone(browser, server):
 
 @pytest.mark.browser
 @pytest.mark.book
-def test_the_explorer_follows_dark_mode(browser, server):
+def test_the_explorer_follows_dark_mode(visit, server):
     def dark(colour):
         channels = [float(c) for c in colour[colour.index("(") + 1:-1].split(",")[:3]]
         return sum(channels) < 3 * 80
 
     for page_name, selector in (("explorer", ".explorer"), ("validation", "table")):
-        page, errors, _ = open_page(browser, f"{server}book/{page_name}.html", color_scheme="dark")
+        page, errors, _ = visit(f"{server}book/{page_name}.html", color_scheme="dark")
         boxes = page.evaluate(f"""() => [...document.querySelectorAll('.cell_output .text_html')]
             .filter(n => n.querySelector('{selector}')).map(n => getComputedStyle(n).backgroundColor)""")
         assert boxes, page_name
@@ -203,7 +200,6 @@ def test_the_explorer_follows_dark_mode(browser, server):
             panel = page.evaluate("getComputedStyle(document.querySelector('.explorer-panel')).fill")
             assert dark(panel), panel
         assert errors == []
-        page.context.close()
 
 
 @pytest.mark.browser
