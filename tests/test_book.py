@@ -333,6 +333,26 @@ def test_the_site_has_a_sitemap_robots_txt_404_page_and_png_icons(site):
             assert max(middle) < 100 and min(corner) > 240
 
 
+def test_every_figure_is_stored_with_a_palette_where_it_is_written(book_copy):
+    from PIL import Image
+
+    def modes(folder):
+        modes = {}
+        for path in sorted(folder.glob("*.png")):
+            with Image.open(path) as image:
+                modes[path.name] = image.mode
+        return modes
+
+    build = book_copy.path / "_build"
+    notebook_figures = modes(build / "jupyter_execute")
+    site_figures = modes(build / "html" / "_images")
+    assert len(notebook_figures) >= 10 and len(site_figures) > len(notebook_figures)
+    assert set(site_figures.values()) == {"P"}
+    # Where myst-nb wrote them, too: a later build finds them converted and copies nothing.
+    assert set(notebook_figures.values()) == {"P"}
+    assert notebook_figures.keys() <= site_figures.keys()
+
+
 def test_sleepstudy_teaches_lines_size_uncertainty_and_prediction(site):
     html = read(site, "book/sleepstudy")
     for name in ("fig-sleepstudy-lines", "fig-sleepstudy-added", "fig-sleepstudy-by-size"):

@@ -27,7 +27,9 @@ Each change is made in the layer Sphinx provides for it:
 After the build, one pass over the finished pages draws the theme's icons inline
 (``inline_icons``: nothing else can reach the icons of the theme's many templates); a
 page without any icon stops the build, since that means the theme's markup changed.
-Figures in ``_images`` are stored with a 256-colour palette.
+Figures are stored with a 256-colour palette: a notebook's figure once, where myst-nb
+writes it, when its page is read (``doctree-read``); any other PNG in ``_images`` after
+the build.
 """
 
 import hashlib
@@ -162,12 +164,23 @@ def optimise_png(path):
     """Store a notebook's full-colour PNG figure in a palette, as the package's own are."""
     from PIL import Image
 
-    from shrinkage.output import save_palette_png
-
     with Image.open(path) as image:
         if image.mode == "P":
             return
+    from shrinkage.output import save_palette_png  # only now: it imports the whole package
+
     save_palette_png(path, path)
+
+
+def _palette_figures(app, doctree):
+    # myst-nb writes each figure once, named by the digest of the bytes it was given, and
+    # leaves an existing file alone; Sphinx copies a figure to _images only when the two
+    # files differ. Stored with a palette here, a figure costs nothing on later builds.
+    folder = (Path(app.outdir).parent / "jupyter_execute").resolve()
+    for node in doctree.findall(nodes.image):
+        path = (Path(app.srcdir) / node["uri"].lstrip("/")).resolve()
+        if path.suffix == ".png" and path.parent == folder and path.is_file():
+            optimise_png(path)
 
 
 def _build_finished(app, exception):
@@ -204,6 +217,7 @@ def setup(app):
     app.add_js_file("site.js", loading_method="defer")
     app.add_node(HideCodeCellNode, override=True, html=(visit_hidden_code, depart_hidden_code))
     app.add_node(nodes.citation, override=True, html=(visit_citation, depart_citation))
+    app.connect("doctree-read", _palette_figures)
     app.connect("doctree-resolved", _resolved)
     # After the theme's own handlers (which add scripts and the header buttons).
     app.connect("html-page-context", _page_context, priority=900)
