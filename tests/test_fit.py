@@ -96,12 +96,12 @@ def statsmodels_reml(model, fit):
     return -2 * model.loglike(params, profile_fe=False)
 
 
-def best_statsmodels_fit(model):
-    """The lowest REML criterion any of statsmodels' optimisers reaches."""
+def best_statsmodels_fit(model, methods=("bfgs", "lbfgs", "powell")):
+    """The lowest REML criterion any of statsmodels' ``methods`` reaches."""
     best = np.inf
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for method in ("bfgs", "lbfgs", "powell"):
+        for method in methods:
             try:
                 best = min(best, -2 * model.fit(reml=True, method=method).llf)
             except (np.linalg.LinAlgError, ValueError):
@@ -124,8 +124,10 @@ def test_optimum_agrees_with_statsmodels_likelihood(args):
     import statsmodels.formula.api as smf
 
     model = smf.mixedlm("y ~ x", data, groups=data["cluster"], re_formula="~x")
-    # No statsmodels optimiser finds a lower criterion.
-    assert fit.reml_criterion <= best_statsmodels_fit(model) + 1e-6
+    # No statsmodels optimiser finds a lower criterion. (At 1,000 clusters, the two that
+    # use the gradient: Powell's method takes 9 s there, the other two 5 s together.)
+    methods = ("bfgs", "lbfgs") if args.get("n_cluster", 100) >= 1000 else ("bfgs", "lbfgs", "powell")
+    assert fit.reml_criterion <= best_statsmodels_fit(model, methods) + 1e-6
     # Two independent implementations of the same criterion at the same point.
     assert fit.reml_criterion == pytest.approx(statsmodels_reml(model, fit), abs=1e-6)
 
