@@ -158,7 +158,7 @@ def depart_citation(translator, node):
         translator.body.append("</div>\n")
 
 
-# --- after the build ----------------------------------------------------------------------
+# --- figures, and the finished pages after the build --------------------------------------
 
 def optimise_png(path):
     """Store a notebook's full-colour PNG figure in a palette, as the package's own are."""
@@ -167,9 +167,13 @@ def optimise_png(path):
     with Image.open(path) as image:
         if image.mode == "P":
             return
-    from shrinkage.output import save_palette_png  # only now: it imports the whole package
+    # Imported only now: it imports the whole package.
+    from shrinkage.output import replacing, save_palette_png
 
-    save_palette_png(path, path)
+    # All or none: a build killed here must not leave a half-written figure, which
+    # myst-nb, finding the file there, would never write again.
+    with replacing(path, options=["figure"]) as (temporary,):
+        save_palette_png(path, temporary)
 
 
 def _palette_figures(app, doctree):
