@@ -31,7 +31,6 @@ def run_at_seeds(chapter, seeds):
     """
     import jupytext
     import nbformat
-    from myst_nb.ext.glue.roles import format_plain_text
     from nbclient import NotebookClient
 
     chapter_cells = jupytext.read(ROOT / "book" / f"{chapter}.md").cells
@@ -44,28 +43,25 @@ def run_at_seeds(chapter, seeds):
         runs.append(slice(first, len(notebook.cells)))
     NotebookClient(notebook, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(ROOT / "book")}}).execute()
-    return [_pasted(notebook.cells[run], format_plain_text) for run in runs]
+    return [_prose(notebook.cells[run]) for run in runs]
 
 
-def _pasted(cells, format_plain_text):
+def _prose(cells):
+    """The cells' markdown as plain text, glued values pasted in as the downloads paste them
+    (book/_ext/notebook_downloads.py, as myst-nb does on the page)."""
+    from notebook_downloads import bibliography, plain_markdown
+
     glued = {}
     for cell in cells:
         for output in cell.get("outputs", []):
             record = output.get("metadata", {}).get("scrapbook")
             if record:
                 prefix = record["mime_prefix"]
-                glued[record["name"]] = {k[len(prefix):]: v for k, v in output["data"].items()}
+                glued[record["name"]] = {"data": {k[len(prefix):]: v
+                                                  for k, v in output["data"].items()}}
     prose = "\n".join(cell.source for cell in cells if cell.cell_type == "markdown")
-
-    def paste(match):
-        role, content = match.group(1), match.group(2)
-        key, _, spec = content.partition(":")
-        data = glued[key]
-        if role == "md":
-            return data.get("text/markdown", data["text/plain"])
-        return format_plain_text(data["text/plain"], spec or "s")
-
-    return " ".join(re.sub(r"\{glue:?([a-z]*)\}`([^`]*)`", paste, prose).split())
+    references = bibliography([ROOT / "book" / "references.bib"])
+    return " ".join(plain_markdown(prose, glued, {}, references).split())
 
 
 @pytest.mark.parametrize("chapter", SCENARIO_CHAPTERS)
