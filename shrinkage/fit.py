@@ -81,19 +81,22 @@ class Columns:
                     and not pd.api.types.is_bool_dtype(column)):
                 raise ValueError(f"{role}: column {names[role]!r} must be numeric; "
                                  + _first_non_number(column))
-        frame = data[[y, x, cluster]]
-        keep = frame.notna().all(axis=1).to_numpy()
-        frame = frame[keep]
-        for role in ("y", "x"):
-            peak = np.abs(frame[names[role]].to_numpy(float)).max(initial=0.0)
+        # Column by column: selecting the three as a frame costs as much as a small fit.
+        columns = {role: data[name] for role, name in names.items()}
+        keep = (columns["y"].notna() & columns["x"].notna() & columns["cluster"].notna()).to_numpy()
+        if not keep.all():
+            columns = {role: column[keep] for role, column in columns.items()}
+        values = {role: columns[role].to_numpy(float) for role in ("y", "x")}
+        for role, column in values.items():
+            peak = np.abs(column).max(initial=0.0)
             if not peak <= MAX_MAGNITUDE:
                 raise ValueError(
                     f"{role}: column {names[role]!r} has a value of magnitude {peak:g}; "
                     f"values must lie in [-{MAX_MAGNITUDE:g}, {MAX_MAGNITUDE:g}] so that "
                     "their variance is finite")
-        codes, labels = _code_labels(frame[cluster])
-        return cls(frame[y].to_numpy(float), frame[x].to_numpy(float), codes.astype(np.intp),
-                   np.asarray(labels), names, int((~keep).sum()))
+        codes, labels = _code_labels(columns["cluster"])
+        return cls(values["y"], values["x"], codes.astype(np.intp), np.asarray(labels), names,
+                   int((~keep).sum()))
 
 
 def as_pandas(data):

@@ -230,20 +230,22 @@ def criterion(theta, k, gradient=True, swap=False):
              + dof * (1 + math.log(2 * math.pi * rss / dof)))
     if not gradient:
         return value
-    w11, w12, w22 = w
     i11, i12, i22 = s22 / det_s, -s12 / det_s, s11 / det_s
-    g1, g2 = h[0] - w11 * beta[0] - w12 * beta[1], h[1] - w12 * beta[0] - w22 * beta[1]
+    w = np.array(w)  # rows w11, w12, w22
+    # g_j = h_j - W_j beta, rows g1 and g2.
+    g = np.array(h) - np.array([[beta[0], beta[1], 0.0], [0.0, beta[0], beta[1]]]) @ w
     wsw11 = wsw12 = wsw22 = 0.0
     if k.reml:
-        q11, q12, q22 = w11 * w11, w11 * w12, w12 * w12
-        q13, q23, q33 = w11 * w22, w12 * w22, w22 * w22
-        wsw11 = i11 * q11.sum() + 2 * i12 * q12.sum() + i22 * q22.sum()
-        wsw12 = i11 * q12.sum() + i12 * (q13.sum() + q22.sum()) + i22 * q23.sum()
-        wsw22 = i11 * q22.sum() + 2 * i12 * q23.sum() + i22 * q33.sum()
+        # q[r, s] = sum_j w_r w_s over the rows w11, w12, w22.
+        q = w @ w.T
+        wsw11 = i11 * q[0, 0] + 2 * i12 * q[0, 1] + i22 * q[1, 1]
+        wsw12 = i11 * q[0, 1] + i12 * (q[0, 2] + q[1, 1]) + i22 * q[1, 2]
+        wsw22 = i11 * q[1, 1] + 2 * i12 * q[1, 2] + i22 * q[2, 2]
     scale = dof / rss
-    m11 = s11 - wsw11 - scale * np.dot(g1, g1)
-    m12 = s12 - wsw12 - scale * np.dot(g1, g2)
-    m22 = s22 - wsw22 - scale * np.dot(g2, g2)
+    gg = g @ g.T
+    m11 = s11 - wsw11 - scale * gg[0, 0]
+    m12 = s12 - wsw12 - scale * gg[0, 1]
+    m22 = s22 - wsw22 - scale * gg[1, 1]
     if swap:
         m11, m22 = m22, m11
     grad = np.array([2 * (m11 * l1 + m12 * l2), 2 * (m12 * l1 + m22 * l2), 2 * m22 * l3])
@@ -255,7 +257,7 @@ def estimates(d, k):
     l1, _, l3 = theta_of(d)
     _, w, h, yvy = cluster_terms(d[0, 0], d[0, 1], d[1, 1], (l1 * l3) ** 2, k)
     (s11, s12, s22), _, beta, rss = generalised_least_squares(w, h, yvy)
-    g = np.array(h) - np.array([w[0] * beta[0] + w[1] * beta[1], w[1] * beta[0] + w[2] * beta[1]])
+    g = np.array(h) - np.array([[beta[0], beta[1], 0.0], [0.0, beta[0], beta[1]]]) @ np.array(w)
     return beta, np.array([[s11, s12], [s12, s22]]), rss / k.dof, d @ g  # b_j = D g_j
 
 

@@ -390,19 +390,61 @@ def test_downloaded_notebooks_read_as_plain_markdown(site):
     assert "](_media/baseline.png)" in text
 
 
-def _run_alone(path, folder):
-    """Execute the notebook at ``path`` in ``folder``; return its name, the executed
-    notebook's text and the digests of the files it wrote there."""
+def _run_in_turn(paths, folders):
+    """Execute the notebooks at ``paths`` one after another in one kernel, each in its
+    own new folder of ``folders`` with its variables cleared before it (``%reset -f``).
+
+    Returns ``[(name, executed notebook's text, {file written: digest})]``; the
+    execution counts are each notebook's own, from 1, as in a kernel of its own.
+    """
     import nbformat
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
-    folder.mkdir()
-    notebook = nbformat.reads(path.read_text(), as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(folder)}}).execute()
-    written = {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-               for p in folder.rglob("*") if p.is_file()}
-    return path.stem, nbformat.writes(notebook), written
+    combined, parts = nbformat.v4.new_notebook(), []
+    for path, folder in zip(paths, folders, strict=True):
+        folder.mkdir()
+        notebook = nbformat.reads(path.read_text(), as_version=4)
+        combined.cells.append(nbformat.v4.new_code_cell(
+            # A new kernel's figure format: some chapters ask for "retina".
+            '%reset -f\n%config InlineBackend.figure_formats = ["png"]\n'
+            f"import os\nos.chdir({str(folder)!r})\ndel os"))
+        first = len(combined.cells)
+        combined.cells.extend(notebook.cells)
+        parts.append((path, folder, notebook, slice(first, len(combined.cells))))
+    try:
+        NotebookClient(combined, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(folders[0].parent)}}).execute()
+    except CellExecutionError as error:
+        failed = next(path.name for path, _, _, cells in parts
+                      if any(output.get("output_type") == "error"
+                             for cell in combined.cells[cells.start - 1:cells.stop]
+                             for output in cell.get("outputs", [])))
+        raise AssertionError(f"{failed} failed to run alone:\n{error}") from None
+    runs = []
+    for path, folder, notebook, cells in parts:
+        notebook.cells = combined.cells[cells]
+        code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        offset = code[0].execution_count - 1 if code else 0
+        for cell in code:
+            cell.execution_count -= offset
+            for output in cell.outputs:
+                if "execution_count" in output:
+                    output["execution_count"] -= offset
+        written = {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                   for p in folder.rglob("*") if p.is_file()}
+        runs.append((path.stem, nbformat.writes(notebook), written))
+    return runs
+
+
+def _two_even_shares(paths, seconds):
+    """``paths`` in two lists of about equal total ``seconds(path)``, longest first."""
+    lists, totals = ([], []), [0.0, 0.0]
+    for path in sorted(paths, key=seconds, reverse=True):
+        lighter = totals.index(min(totals))
+        lists[lighter].append(path)
+        totals[lighter] += seconds(path)
+    return lists
 
 
 def _outputs(notebook_text):
@@ -416,21 +458,29 @@ def _outputs(notebook_text):
 @pytest.mark.book
 def test_downloaded_notebooks_run_in_an_empty_folder_and_give_the_sites_outputs(site, tmp_path):
     # Each notebook as a reader downloads it, alone in a new folder, with the package
-    # installed: nothing else of the repository is reachable. Two at a time, each in
-    # its own process (a kernel client per process). Run a second time, away from the
-    # build, every chapter must print, show and write exactly what the site has: its
-    # execution is reproducible.
+    # installed: nothing else of the repository is reachable. Run a second time, away
+    # from the build, every chapter must print, show and write exactly what the site
+    # has: its execution is reproducible. Two kernels, each running half the notebooks
+    # in turn, variables cleared between them: the build has already run every chapter
+    # in a kernel of its own, and what one notebook leaves in a kernel (an import, a
+    # setting) can only make the next one's outputs differ from the site's, not hide a
+    # failure.
     from concurrent.futures import ProcessPoolExecutor
 
     from notebook_downloads import reproducible_notebook
+    from parallel_execution import execution_times
 
     notebooks = _downloaded_notebooks(site)
+    times = execution_times(site.parent / ".jupyter_cache")
+    shares = _two_even_shares(notebooks, lambda path: times.get(f"book/{path.stem}.md", 1.0))
+    folders = [[tmp_path / path.stem for path in share] for share in shares]
     with ProcessPoolExecutor(2) as pool:
-        runs = list(pool.map(_run_alone, notebooks, [tmp_path / p.stem for p in notebooks]))
+        runs = [run for share_runs in pool.map(_run_in_turn, shares, folders) for run in share_runs]
     assert len(runs) == len(notebooks) >= 12
+    downloads = {path.stem: path for path in notebooks}
     written = {}
-    for (name, executed, files), download in zip(runs, notebooks):
-        assert _outputs(reproducible_notebook(executed)) == _outputs(download.read_text()), name
+    for name, executed, files in runs:
+        assert _outputs(reproducible_notebook(executed)) == _outputs(downloads[name].read_text()), name
         written[name] = files
         for path, digest in files.items():
             assert digest == hashlib.sha256((site / "_images" / Path(path).name).read_bytes()

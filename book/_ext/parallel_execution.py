@@ -56,7 +56,9 @@ def _usable_cores():
         return os.cpu_count() or 1
 
 
-def _previous_times(cache):
+def execution_times(cache):
+    """``{chapter path: seconds}`` of each chapter's last execution into the cache folder
+    ``cache`` (empty before the first)."""
     try:
         return json.loads((cache / _TIMES).read_text())
     except (OSError, ValueError):
@@ -88,7 +90,7 @@ def execute_in_parallel(app, env, docnames):
             pending.append((path, notebook, read_fmt))
     if not pending:
         return
-    times = _previous_times(cache_folder)
+    times = execution_times(cache_folder)
     root = Path(app.srcdir)
 
     def expected_seconds(job):
