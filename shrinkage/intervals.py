@@ -119,28 +119,37 @@ class Profile:
         return tuple(ends)
 
     def _end(self, index, estimate, direction, limit, threshold):
-        """Where the profile crosses ``threshold`` on one side of the estimate."""
+        """Where the profile crosses ``threshold`` on one side of the estimate.
+
+        The profile is followed outward in growing steps, each minimisation started
+        where the previous one ended, as lme4's profile does.  Started from the estimate
+        at every value instead, the minimiser can leave the profile's branch: at
+        ``sd_intercept = 0`` the correlation has no effect, and that ridge lies below the
+        threshold at every correlation.
+        """
         name = self.names[index]
 
-        def excess(value):
-            return self.profiled(index, value, self.estimate)[0] - self.minimum - threshold
+        def excess(value, start):
+            level, point = self.profiled(index, value, start)
+            return level - self.minimum - threshold, point
 
-        step = 0.5 if name == "correlation" else 0.5 * max(estimate, 1e-3 * self.estimate[-1])
-        near, far = estimate, estimate
-        for _ in range(60):
-            far = near + direction * step
-            if limit is not None and (far - limit) * direction >= 0:
-                far = limit
-                if excess(far) < 0:
-                    return float(limit)  # the profile stays below the threshold up to the bound
+        scale = 1.0 if name == "correlation" else max(estimate, 1e-3 * self.estimate[-1])
+        near, start, step = estimate, self.estimate, 0.1 * scale
+        for _ in range(100):
+            # Toward a bound, at most half the way left: no step jumps onto another branch.
+            room = math.inf if limit is None else abs(limit - near)
+            at_limit = room <= 1e-3 * scale
+            far = limit if at_limit else near + direction * min(step, room / 2)
+            above, point = excess(far, start)
+            if above > 0:
                 break
-            if excess(far) > 0:
-                break
-            near, step = far, step * 2
+            if at_limit:
+                return float(limit)  # the profile stays below the threshold up to the bound
+            near, start, step = far, point, step * 2
         else:
             return float("nan")
-        return float(optimize.brentq(excess, near, far, xtol=1e-10 * max(abs(estimate), 1.0),
-                                     rtol=1e-12))
+        return float(optimize.brentq(lambda value: excess(value, start)[0], near, far,
+                                     xtol=1e-10 * max(abs(estimate), 1.0), rtol=1e-12))
 
 
 def conf_int(fit, level=0.95):

@@ -4,10 +4,10 @@ The mixed model is fitted by minimising lme4's profiled REML criterion over the
 relative covariance factor ``theta`` (Bates et al. 2015, *J. Stat. Softw.* 67(1),
 section 3).  With one random intercept and slope per cluster, the criterion and its
 exact gradient are sums over clusters of closed-form 2 x 2 expressions
-(:func:`cluster_terms`, used by the criterion and the estimates alike), evaluated as
-plain arithmetic on arrays, one entry per cluster.  The engine works on standardised
-``x`` and ``y`` (:class:`ClusterSums`; REML is equivariant under affine changes of
-either), so the same tolerances hold at any scale.
+(:func:`cluster_terms`, used by the criterion and the estimates alike); each is linear
+in the entries of the relative covariance, so one matrix product gives them all.  The
+engine works on standardised ``x`` and ``y`` (:class:`ClusterSums`; REML is
+equivariant under affine changes of either), so the same tolerances hold at any scale.
 
 :func:`verify_optimum` checks a point: the local quadratic model of the criterion
 (exact gradient, Hessian from differences of the gradient), minimised over the
@@ -157,6 +157,18 @@ class Blocks:
         self.det3 = n * rss
         self.reml = reml
         self.dof = s.nobs - 2 if reml else s.nobs
+        # Each term of cluster_terms is linear in (1, d11, d12, d22, det D): their
+        # per-cluster coefficients, one (7, G) slab per unknown, so that one matrix
+        # product gives all seven terms at any D.
+        zero = np.zeros_like(n)
+        self.linear = np.array([
+            # delta, then the numerators of w11, w12, w22, h1, h2 and y'V^-1 y
+            [np.ones_like(n), self.a, self.b, self.c, self.c1, self.c2, self.yy],  # 1
+            [self.a, zero, zero, self.det_a, zero, self.u, self.e11],               # d11
+            [2 * self.b, zero, -self.det_a, zero, -self.u, -self.v, 2 * self.e12],  # d12
+            [self.c, self.det_a, zero, zero, self.v, zero, self.e22],               # d22
+            [self.det_a, zero, zero, zero, zero, zero, self.det3],                  # det D
+        ]).reshape(5, -1)
 
 
 def _relative_covariance(theta, swap=False):
@@ -179,18 +191,15 @@ def _factor_of(d, swap=False):
 def cluster_terms(d11, d12, d22, det_d, k):
     """The per-cluster blocks at the relative covariance ``D``, as arrays over clusters.
 
-    Returns ``delta = det(I + A D)``, ``W = Z'V^-1 Z`` as ``(w11, w12, w22)``,
-    ``h = Z'V^-1 y`` as ``(h1, h2)`` and ``y'V^-1 y`` (see :class:`Blocks`).  ``det_d``
-    is passed in because the caller knows it without cancellation (``(L11 L22)^2``).
+    Returns ``delta = det(I + A D)``, ``W = Z'V^-1 Z`` as a ``(3, G)`` array of rows
+    ``w11, w12, w22``, ``h = Z'V^-1 y`` as a ``(2, G)`` array of rows ``h1, h2``, and
+    ``y'V^-1 y`` (see :class:`Blocks`).  ``det_d`` is passed in because the caller knows
+    it without cancellation (``(L11 L22)^2``).
     """
-    delta = 1 + d11 * k.a + 2 * d12 * k.b + d22 * k.c + det_d * k.det_a
-    w11 = (k.a + k.det_a * d22) / delta
-    w12 = (k.b - k.det_a * d12) / delta
-    w22 = (k.c + k.det_a * d11) / delta
-    h1 = (k.c1 - d12 * k.u + d22 * k.v) / delta
-    h2 = (k.c2 + d11 * k.u - d12 * k.v) / delta
-    yvy = (k.yy + d11 * k.e11 + 2 * d12 * k.e12 + d22 * k.e22 + det_d * k.det3) / delta
-    return delta, (w11, w12, w22), (h1, h2), yvy
+    terms = np.dot([1.0, d11, d12, d22, det_d], k.linear).reshape(7, -1)
+    delta = terms[0]
+    ratios = terms[1:] / delta
+    return delta, ratios[:3], ratios[3:5], ratios[5]
 
 
 def generalised_least_squares(w, h, yvy):
@@ -199,11 +208,11 @@ def generalised_least_squares(w, h, yvy):
     Returns ``(s, det_s, beta, rss)`` with ``s = (s11, s12, s22)``; ``beta`` and
     ``rss`` are None where ``S`` is not positive definite in floating point.
     """
-    s11, s12, s22 = w[0].sum(), w[1].sum(), w[2].sum()
+    s11, s12, s22 = w.sum(axis=1)
     det_s = s11 * s22 - s12 * s12
     if not det_s > 0:
         return (s11, s12, s22), det_s, None, None
-    t1, t2 = h[0].sum(), h[1].sum()
+    t1, t2 = h.sum(axis=1)
     beta = np.array([(s22 * t1 - s12 * t2) / det_s, (s11 * t2 - s12 * t1) / det_s])
     return (s11, s12, s22), det_s, beta, yvy.sum() - beta[0] * t1 - beta[1] * t2
 
@@ -231,9 +240,8 @@ def criterion(theta, k, gradient=True, swap=False):
     if not gradient:
         return value
     i11, i12, i22 = s22 / det_s, -s12 / det_s, s11 / det_s
-    w = np.array(w)  # rows w11, w12, w22
     # g_j = h_j - W_j beta, rows g1 and g2.
-    g = np.array(h) - np.array([[beta[0], beta[1], 0.0], [0.0, beta[0], beta[1]]]) @ w
+    g = h - np.array([[beta[0], beta[1], 0.0], [0.0, beta[0], beta[1]]]) @ w
     wsw11 = wsw12 = wsw22 = 0.0
     if k.reml:
         # q[r, s] = sum_j w_r w_s over the rows w11, w12, w22.
@@ -257,7 +265,7 @@ def estimates(d, k):
     l1, _, l3 = theta_of(d)
     _, w, h, yvy = cluster_terms(d[0, 0], d[0, 1], d[1, 1], (l1 * l3) ** 2, k)
     (s11, s12, s22), _, beta, rss = generalised_least_squares(w, h, yvy)
-    g = np.array(h) - np.array([[beta[0], beta[1], 0.0], [0.0, beta[0], beta[1]]]) @ np.array(w)
+    g = h - np.array([[beta[0], beta[1], 0.0], [0.0, beta[0], beta[1]]]) @ w
     return beta, np.array([[s11, s12], [s12, s22]]), rss / k.dof, d @ g  # b_j = D g_j
 
 
