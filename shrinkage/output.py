@@ -23,6 +23,7 @@ import io
 import os
 import re
 import shutil
+import signal
 import stat
 import sys
 import tempfile
@@ -160,6 +161,24 @@ def _new_temporary(final, through, target, option):
     return Path(name)
 
 
+@contextmanager
+def _interrupts_held():
+    """Hold Ctrl-C (SIGINT) back until the block ends.
+
+    A temporary file is made, then recorded for removal: an interrupt between the two
+    would leave a file that nothing removes.  Held back, it arrives once the file is
+    recorded.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # not on POSIX: nothing to hold with
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def _disk_error(error, targets, options, temporaries):
     """The same error, naming the target whose file was being written."""
     named = [index for index, temporary in enumerate(temporaries)
@@ -212,7 +231,8 @@ def replacing(*targets, options=None):
         for target, option, final, direct in zip(targets, options, finals, through):
             if not direct:
                 remove_stale_temporaries(final)
-            temporaries.append(_new_temporary(final, direct, target, option))
+            with _interrupts_held():
+                temporaries.append(_new_temporary(final, direct, target, option))
         try:
             yield temporaries
         except OSError as error:
