@@ -416,10 +416,10 @@ def _run_in_turn(paths, folders):
         NotebookClient(combined, timeout=600, kernel_name="python3",
                        resources={"metadata": {"path": str(folders[0].parent)}}).execute()
     except CellExecutionError as error:
-        failed = next(path.name for path, _, _, cells in parts
-                      if any(output.get("output_type") == "error"
-                             for cell in combined.cells[cells.start - 1:cells.stop]
-                             for output in cell.get("outputs", [])))
+        failed = next((path.name for path, _, _, cells in parts
+                       if any(output.get("output_type") == "error"
+                              for cell in combined.cells[cells.start - 1:cells.stop]
+                              for output in cell.get("outputs", []))), "a notebook")
         raise AssertionError(f"{failed} failed to run alone:\n{error}") from None
     runs = []
     for path, folder, notebook, cells in parts:
