@@ -26,8 +26,10 @@ def _axe_script():
 
 def _axe_violations(page):
     page.add_script_tag(content=_axe_script())
-    return page.evaluate("async () => (await axe.run(document)).violations.map("
-                         "v => [v.id, v.impact, v.nodes.length, v.nodes[0].html])")
+    # Every rule runs; only the violations are gathered node by node (a fifth of the time
+    # goes to listing what passed).
+    return page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']}))"
+                         ".violations.map(v => [v.id, v.impact, v.nodes.length, v.nodes[0].html])")
 
 
 @functools.cache
