@@ -217,6 +217,11 @@ def generalised_least_squares(w, h, yvy):
     return (s11, s12, s22), det_s, beta, yvy.sum() - beta[0] * t1 - beta[1] * t2
 
 
+def _scores(w, h, beta):
+    """``g_j = Z_j'V_j^-1 (y_j - X_j beta) = h_j - W_j beta``, as a ``(2, G)`` array."""
+    return h - np.array([[beta[0], beta[1], 0.0], [0.0, beta[0], beta[1]]]) @ w
+
+
 def criterion(theta, k, gradient=True, swap=False):
     """Standardised REML criterion (or ML deviance) at ``theta``, optionally with its gradient.
 
@@ -240,8 +245,7 @@ def criterion(theta, k, gradient=True, swap=False):
     if not gradient:
         return value
     i11, i12, i22 = s22 / det_s, -s12 / det_s, s11 / det_s
-    # g_j = h_j - W_j beta, rows g1 and g2.
-    g = h - np.array([[beta[0], beta[1], 0.0], [0.0, beta[0], beta[1]]]) @ w
+    g = _scores(w, h, beta)
     wsw11 = wsw12 = wsw22 = 0.0
     if k.reml:
         # q[r, s] = sum_j w_r w_s over the rows w11, w12, w22.
@@ -265,7 +269,7 @@ def estimates(d, k):
     l1, _, l3 = theta_of(d)
     _, w, h, yvy = cluster_terms(d[0, 0], d[0, 1], d[1, 1], (l1 * l3) ** 2, k)
     (s11, s12, s22), _, beta, rss = generalised_least_squares(w, h, yvy)
-    g = h - np.array([[beta[0], beta[1], 0.0], [0.0, beta[0], beta[1]]]) @ w
+    g = _scores(w, h, beta)
     return beta, np.array([[s11, s12], [s12, s22]]), rss / k.dof, d @ g  # b_j = D g_j
 
 

@@ -162,6 +162,36 @@ def site_digests(site):
             for path in sorted(site.rglob("*")) if path.is_file()}
 
 
+def run_in_one_kernel(runs, cwd, timeout=600):
+    """Execute ``runs``, each ``(name, prelude, cells)``, one after another in one kernel.
+
+    Before each run a cell clears the variables (``%reset -f``) and then runs its
+    ``prelude``, so a cell that needs a name its run has not defined still fails.  The
+    kernel starts in ``cwd``.  Returns each run's executed cells (the prelude left out);
+    a run that fails is named in the error.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    combined, spans = nbformat.v4.new_notebook(), []
+    for name, prelude, cells in runs:
+        combined.cells.append(nbformat.v4.new_code_cell("%reset -f\n" + prelude))
+        first = len(combined.cells)
+        combined.cells.extend(nbformat.from_dict(cell) for cell in cells)
+        spans.append((name, slice(first, len(combined.cells))))
+    try:
+        NotebookClient(combined, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(cwd)}}).execute()
+    except CellExecutionError as error:
+        failed = next((name for name, span in spans
+                       if any(output.get("output_type") == "error"
+                              for cell in combined.cells[span.start - 1:span.stop]
+                              for output in cell.get("outputs", []))), "a run")
+        raise AssertionError(f"{failed} failed:\n{error}") from None
+    return [combined.cells[span] for _, span in spans]
+
+
 class BuiltBook(NamedTuple):
     path: Path
     log: str

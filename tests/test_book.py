@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REFERENCE, ROOT, run_book_build
+from conftest import REFERENCE, ROOT, run_book_build, run_in_one_kernel
 
 pytestmark = pytest.mark.book
 
@@ -392,39 +392,26 @@ def test_downloaded_notebooks_read_as_plain_markdown(site):
 
 def _run_in_turn(paths, folders):
     """Execute the notebooks at ``paths`` one after another in one kernel, each in its
-    own new folder of ``folders`` with its variables cleared before it (``%reset -f``).
+    own new folder of ``folders`` (:func:`conftest.run_in_one_kernel`).
 
     Returns ``[(name, executed notebook's text, {file written: digest})]``; the
     execution counts are each notebook's own, from 1, as in a kernel of its own.
     """
     import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
 
-    combined, parts = nbformat.v4.new_notebook(), []
+    notebooks, runs = [], []
     for path, folder in zip(paths, folders, strict=True):
         folder.mkdir()
         notebook = nbformat.reads(path.read_text(), as_version=4)
-        combined.cells.append(nbformat.v4.new_code_cell(
-            # A new kernel's figure format: some chapters ask for "retina".
-            '%reset -f\n%config InlineBackend.figure_formats = ["png"]\n'
-            f"import os\nos.chdir({str(folder)!r})\ndel os"))
-        first = len(combined.cells)
-        combined.cells.extend(notebook.cells)
-        parts.append((path, folder, notebook, slice(first, len(combined.cells))))
-    try:
-        NotebookClient(combined, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(folders[0].parent)}}).execute()
-    except CellExecutionError as error:
-        failed = next((path.name for path, _, _, cells in parts
-                       if any(output.get("output_type") == "error"
-                              for cell in combined.cells[cells.start - 1:cells.stop]
-                              for output in cell.get("outputs", []))), "a notebook")
-        raise AssertionError(f"{failed} failed to run alone:\n{error}") from None
-    runs = []
-    for path, folder, notebook, cells in parts:
-        notebook.cells = combined.cells[cells]
-        code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        notebooks.append(notebook)
+        # A new kernel's figure format: some chapters ask for "retina".
+        runs.append((path.name, '%config InlineBackend.figure_formats = ["png"]\n'
+                     f"import os\nos.chdir({str(folder)!r})\ndel os", notebook.cells))
+    executed = run_in_one_kernel(runs, folders[0].parent)
+    results = []
+    for path, folder, notebook, cells in zip(paths, folders, notebooks, executed):
+        notebook.cells = cells
+        code = [cell for cell in cells if cell.cell_type == "code"]
         offset = code[0].execution_count - 1 if code else 0
         for cell in code:
             cell.execution_count -= offset
@@ -433,8 +420,8 @@ def _run_in_turn(paths, folders):
                     output["execution_count"] -= offset
         written = {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
                    for p in folder.rglob("*") if p.is_file()}
-        runs.append((path.stem, nbformat.writes(notebook), written))
-    return runs
+        results.append((path.stem, nbformat.writes(notebook), written))
+    return results
 
 
 def _two_even_shares(paths, seconds):

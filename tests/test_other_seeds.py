@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_in_one_kernel
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_CHAPTERS = ("baseline", "more_variance", "more_slope_variance", "few_obs", "many_obs",
                      "unbalanced")
@@ -27,23 +29,13 @@ def run_at_seeds(chapter, seeds):
     """The chapter's prose with its glued values pasted in, run at each of ``seeds``.
 
     The runs share one kernel, one after another, its variables cleared between them
-    (``%reset -f``): a cell that needs a name the chapter has not defined still fails.
+    (:func:`conftest.run_in_one_kernel`).
     """
     import jupytext
-    import nbformat
-    from nbclient import NotebookClient
 
-    chapter_cells = jupytext.read(ROOT / "book" / f"{chapter}.md").cells
-    notebook = nbformat.v4.new_notebook()
-    runs = []
-    for seed in seeds:
-        first = len(notebook.cells)
-        notebook.cells.append(nbformat.v4.new_code_cell("%reset -f\n" + OTHER_SEED.format(seed=seed)))
-        notebook.cells.extend(nbformat.from_dict(cell) for cell in chapter_cells)
-        runs.append(slice(first, len(notebook.cells)))
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(ROOT / "book")}}).execute()
-    return [_prose(notebook.cells[run]) for run in runs]
+    cells = jupytext.read(ROOT / "book" / f"{chapter}.md").cells
+    runs = [(f"{chapter} at seed {seed}", OTHER_SEED.format(seed=seed), cells) for seed in seeds]
+    return [_prose(executed) for executed in run_in_one_kernel(runs, ROOT / "book", timeout=300)]
 
 
 def _prose(cells):
