@@ -1,18 +1,24 @@
 """Shrinkage in mixed models: data, fits and animations for the book.
 
-The modules follow the book's flow, each using only the ones before it:
-``rng`` and ``data`` (simulate the article's data; ``csvfile`` reads a user's file)
--> ``fit`` (no-pooling and mixed-model estimates) -> ``report``, ``measure`` and
-``verdicts`` (lme4-style output, how much shrinkage and whether it pays, the prose's
-draw-dependent words) and ``predict`` (uncertainty and prediction) -> ``study`` (the
-same over many seeds) -> ``animate`` (the shrinkage figure and animation) ->
-``figures`` (the comparisons across scenarios).  ``output`` writes every file
-all-or-none.
+The modules are layered; each imports only modules of the layers before it:
+
+1. data: ``rng`` and ``data`` (the article's data), ``csvfile`` (a user's file),
+   ``columns`` (the three columns of one fit), ``output`` and ``progress``;
+2. engine: ``reml`` (the REML/ML criterion and its optimum) and ``pooling`` (no and
+   complete pooling, by least squares);
+3. on a fit's parts: ``report`` (lme4-style output), ``intervals`` (confidence
+   intervals) and ``predict`` (conditional variances and predictions); they read a
+   fit's attributes and never import ``fit``;
+4. the fit: ``fit`` (``fit_models`` and ``MixedFit``, whose methods use layer 3);
+5. on fits: ``measure`` (how much shrinkage, whether it pays), ``verdicts`` (the
+   prose's draw-dependent words) and ``study`` (many seeds);
+6. pictures: ``animate``, ``figures`` and ``explorer``; and ``cli``, the command line.
 """
+from importlib.metadata import version as _version
 from .animate import plot_shrinkage, render_files, shrinkage_paths
 from .csvfile import read_columns
 from .data import SCENARIOS, Settings, create_data, lme4_fit, simulate, sleepstudy
-from .fit import ConvergenceError, MixedFit, UnidentifiableError, fit_models, no_pooling
+from .fit import ConvergenceError, MixedFit, UnidentifiableError, fit_models
 from .measure import (
                       estimation_error,
                       random_effects_ellipse,
@@ -20,10 +26,14 @@ from .measure import (
                       textbook_fraction,
                       textbook_fractions,
 )
+from .pooling import no_pooling
 from .report import parameter_recovery
 from .study import simulation_study, summarise_study
 
-__all__ = ["SCENARIOS", "Settings", "create_data", "simulate", "sleepstudy", "lme4_fit", "read_columns",
+# The version is set once, in pyproject.toml, and read from the installed metadata.
+__version__ = _version("shrinkage")
+
+__all__ = ["__version__", "SCENARIOS", "Settings", "create_data", "simulate", "sleepstudy", "lme4_fit", "read_columns",
            "ConvergenceError",
            "MixedFit", "UnidentifiableError", "fit_models", "no_pooling",
            "parameter_recovery", "estimation_error", "random_effects_ellipse",

@@ -10,6 +10,7 @@ import os
 import sys
 from dataclasses import fields
 
+from . import __version__
 from .csvfile import read_columns
 from .data import Settings, simulate
 from .fit import ConvergenceError, fit_models
@@ -149,6 +150,7 @@ def _add_file_options(parser):
 def build_parser():
     parser = _Parser(prog="python -m shrinkage",
                      description="Data, fits and animations of shrinkage in mixed models.")
+    parser.add_argument("--version", action="version", version=f"shrinkage {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     data = commands.add_parser("data", help="write the simulated data as CSV",

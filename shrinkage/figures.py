@@ -9,8 +9,8 @@ figure is shrunk to a phone's width.
 import numpy as np
 
 from .animate import BACKGROUND, BY_CLUSTER_COLOUR, MIXED_COLOUR, add_legend, plot_shrinkage
-from .fit import complete_pooling
 from .measure import random_effects_ellipse, shrinkage_fraction, textbook_fractions
+from .pooling import complete_pooling
 
 _PANEL = (3.2, 2.6)
 _WIDTH = 2 * _PANEL[0]

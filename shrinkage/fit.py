@@ -1,12 +1,10 @@
-"""No-pooling and partial-pooling fits of ``y ~ x + (x | cluster)``.
+"""Partial pooling: the mixed model ``y ~ x + (x | cluster)`` and the fit object.
 
-Two sets of cluster estimates are compared throughout the book:
-
-* **no pooling**: each cluster's own least-squares line, like R's
-  ``lmList(y ~ x | cluster)``;
-* **partial pooling**: the mixed model fitted by REML, like R's
-  ``lmer(y ~ x + (x | cluster))``, whose cluster estimates are the fixed effects
-  plus that cluster's predicted random effects (lme4's ``coef()``).
+A fit holds two sets of cluster estimates, compared throughout the book: each
+cluster's own least-squares line (no pooling, :mod:`shrinkage.pooling`) and the
+mixed model's, fitted by REML like R's ``lmer(y ~ x + (x | cluster))``, whose
+cluster estimates are the fixed effects plus that cluster's predicted random
+effects (lme4's ``coef()``).
 
 The mixed model is fitted by :mod:`shrinkage.reml`, which minimises lme4's
 profiled REML criterion.  Every fit is checked before it is returned: the local
@@ -25,14 +23,16 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import ThreadpoolController
 
-from .data import MAX_MAGNITUDE, SIMULATED
+from . import intervals, predict
+from .columns import Columns
+from .data import SIMULATED
+from .pooling import own_lines
 from .reml import (
     OPTIMALITY_TOL,
     Blocks,
     ClusterSums,
     ConvergenceError,
     UnidentifiableError,
-    cluster_moments,
     criterion,
     estimates,
     minimise,
@@ -45,117 +45,6 @@ from .report import fit_to_dict, summary_text
 SINGULAR_TOL = 1e-4
 # The elements of theta that are standard deviations, bounded below by 0, per model.
 _BOUNDED_OF = {"slope": (0, 2), "intercept": (0,)}
-
-
-@dataclass
-class Columns:
-    """The data of one fit: numeric ``y`` and ``x``, and clusters coded 0..G-1."""
-
-    y: np.ndarray
-    x: np.ndarray
-    codes: np.ndarray
-    labels: np.ndarray   # the cluster labels as given, sorted; labels[codes] is each row's
-    names: dict          # {"y": ..., "x": ..., "cluster": ...}: the data's own column names
-    dropped: int = 0     # rows left out for a missing value
-
-    @classmethod
-    def from_frame(cls, data, y="y", x="x", cluster="cluster"):
-        """Select, check and code the three columns; drop rows with a missing value.
-
-        Raises
-        ------
-        ValueError
-            If a column is missing, or ``y`` or ``x`` is not numeric or not finite.
-        """
-        data = as_pandas(data)
-        names = {"y": y, "x": x, "cluster": cluster}
-        for role, name in names.items():
-            if name not in data.columns:
-                shown = ", ".join(map(str, data.columns[:10]))
-                raise ValueError(f"{role}: the data have no column {name!r} (columns: {shown})")
-        if len(set(names.values())) < 3:
-            raise ValueError(f"y, x and cluster must be three different columns, got {names}")
-        for role in ("y", "x"):
-            column = data[names[role]]
-            if not (pd.api.types.is_numeric_dtype(column)
-                    and not pd.api.types.is_bool_dtype(column)):
-                raise ValueError(f"{role}: column {names[role]!r} must be numeric; "
-                                 + _first_non_number(column))
-        # Column by column: selecting the three as a frame costs as much as a small fit.
-        columns = {role: data[name] for role, name in names.items()}
-        keep = (columns["y"].notna() & columns["x"].notna() & columns["cluster"].notna()).to_numpy()
-        if not keep.all():
-            columns = {role: column[keep] for role, column in columns.items()}
-        values = {role: columns[role].to_numpy(float) for role in ("y", "x")}
-        for role, column in values.items():
-            peak = np.abs(column).max(initial=0.0)
-            if not peak <= MAX_MAGNITUDE:
-                raise ValueError(
-                    f"{role}: column {names[role]!r} has a value of magnitude {peak:g}; "
-                    f"values must lie in [-{MAX_MAGNITUDE:g}, {MAX_MAGNITUDE:g}] so that "
-                    "their variance is finite")
-        codes, labels = _code_labels(columns["cluster"])
-        return cls(values["y"], values["x"], codes.astype(np.intp), np.asarray(labels), names,
-                   int((~keep).sum()))
-
-
-def as_pandas(data):
-    """``data`` as a pandas DataFrame: polars, pyarrow, Modin and cuDF tables convert.
-
-    Any object with a ``to_pandas()`` method that gives a DataFrame is converted;
-    anything else is refused by its full type name.  (The dataframe interchange
-    protocol is deprecated in pandas 3, so it is not used.)
-    """
-    if isinstance(data, pd.DataFrame):
-        return data
-    kind = f"{type(data).__module__}.{type(data).__qualname__}"
-    converted = None
-    if callable(getattr(data, "to_pandas", None)):
-        try:
-            converted = data.to_pandas()
-        except Exception as error:  # noqa: BLE001 - the other library's own failure
-            raise ValueError(f"data: the {kind} could not be converted to a pandas "
-                             f"DataFrame ({error})") from None
-    if not isinstance(converted, pd.DataFrame):
-        raise ValueError("data must be a pandas DataFrame or a table with to_pandas() "
-                         f"(polars, pyarrow), got {kind}")
-    return converted
-
-
-def _first_non_number(column):
-    """Where a column that should be numeric first holds something else, in words."""
-    present = column.dropna()
-    if pd.api.types.is_bool_dtype(column):
-        return f"it holds true/false values, such as {present.iloc[0]!r} in row {present.index[0]!r}"
-    numbers = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
-    bad = present[numbers.isna()]
-    if bad.empty:
-        return ("it holds numbers written as text (such as "
-                f"{present.iloc[0]!r}); convert it with pandas.to_numeric")
-    return f"row {bad.index[0]!r} holds {bad.iloc[0]!r}"
-
-
-def _label_key(label):
-    # Numbers written as text sort by value ("2" before "10"), then as written ("01" before "1").
-    try:
-        value = float(label)
-    except (TypeError, ValueError):
-        return (1, 0.0, str(label))
-    return (0, value if math.isfinite(value) else math.inf, str(label))
-
-
-def _code_labels(column):
-    """Codes 0..G-1 for the rows and the labels, exactly as given, in a natural order."""
-    text = pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
-    codes, labels = pd.factorize(column, sort=not text)
-    labels = np.asarray(labels, dtype=object) if text else np.asarray(labels)
-    if text:
-        order = np.array(sorted(range(len(labels)), key=lambda i: _label_key(labels[i])),
-                         dtype=np.intp)
-        position = np.empty_like(order)
-        position[order] = np.arange(len(order))
-        codes, labels = position[codes], labels[order]
-    return codes, labels
 
 
 def check_identifiable(cols, model="slope"):
@@ -186,48 +75,6 @@ def check_identifiable(cols, model="slope"):
     if cols.x.min() == cols.x.max():
         raise UnidentifiableError(
             f"{cols.names['x']} does not vary, so its slope cannot be estimated")
-
-
-def _own_lines(cols):
-    """Each cluster's least-squares line (lmList): size, intercept and slope (or NaN)."""
-    n, xbar, ybar, sxx, sxy, _, _ = cluster_moments(cols.codes, len(cols.labels), cols.x, cols.y)
-    sumsq_x = np.bincount(cols.codes, cols.x * cols.x, len(cols.labels))
-    # lm's QR pivoting drops x when its centred norm is below 1e-7 of its raw norm.
-    varies = (n > 1) & (np.sqrt(sxx) > 1e-7 * np.sqrt(sumsq_x))
-    slope = np.where(varies, sxy / np.where(varies, sxx, 1.0), np.nan)
-    intercept = ybar - np.where(varies, slope, 0.0) * xbar
-    return n.astype(int), intercept, slope
-
-
-def no_pooling(data, y="y", x="x", cluster="cluster"):
-    """Each cluster's own least-squares intercept and slope, like R's ``lmList``.
-
-    A cluster with one observation, or whose x values do not vary, gets an
-    intercept (its mean y) and a missing slope, as ``lm`` gives ``NA`` for an
-    aliased coefficient.  Rows with a missing value are left out.
-
-    Parameters
-    ----------
-    data : pandas.DataFrame
-    y, x, cluster : str
-        The names of the response, predictor and cluster columns.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``cluster, n, ols_intercept, ols_slope``, one row per cluster, in
-        the sorted order of the cluster labels.
-    """
-    cols = Columns.from_frame(data, y, x, cluster)
-    n, intercept, slope = _own_lines(cols)
-    return pd.DataFrame({"cluster": cols.labels, "n": n, "ols_intercept": intercept,
-                         "ols_slope": slope})
-
-
-def complete_pooling(data, y="y", x="x"):
-    """One least-squares line for all rows, clusters ignored: ``[intercept, slope]``."""
-    design = np.column_stack([np.ones(len(data)), data[x].to_numpy(float)])
-    return np.linalg.lstsq(design, data[y].to_numpy(float), rcond=None)[0]
 
 
 @dataclass
@@ -360,9 +207,7 @@ class MixedFit:
 
         See :func:`shrinkage.intervals.conf_int`; lme4's ``confint``.
         """
-        from .intervals import conf_int
-
-        return conf_int(self, level)
+        return intervals.conf_int(self, level)
 
     def predict(self, newdata, clusters=True, level=None):
         """Predicted ``y`` for new rows; see :func:`shrinkage.predict.predict`.
@@ -370,9 +215,7 @@ class MixedFit:
         lme4's ``predict(fit, newdata, allow.new.levels = TRUE)``, with
         ``clusters=False`` its ``re.form = NA``; ``level`` adds prediction intervals.
         """
-        from .predict import predict
-
-        return predict(self, newdata, clusters, level)
+        return predict.predict(self, newdata, clusters, level)
 
     def summary(self):
         """Return the fit laid out like R's ``summary(lmer(...))``."""
@@ -530,7 +373,7 @@ def _assemble(cols, sums, d_s, decrease, model="slope", method="REML"):
 
     coef = beta + effects[cols.codes]
     resid = cols.y - coef[:, 0] - coef[:, 1] * cols.x
-    n, ols_intercept, ols_slope = _own_lines(cols)
+    n, ols_intercept, ols_slope = own_lines(cols)
     clusters = pd.DataFrame({
         "cluster": cols.labels, "n": n, "ols_intercept": ols_intercept,
         "ols_slope": ols_slope, "mixed_intercept": beta[0] + effects[:, 0],

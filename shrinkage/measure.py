@@ -9,7 +9,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from .fit import complete_pooling
+from .columns import as_pandas
+from .fit import fit_models
+from .pooling import complete_pooling, no_pooling
+from .predict import cluster_crossproducts, random_effects_covariance
 
 COVARIANCES = ("fitted", "zero")
 
@@ -49,17 +52,6 @@ def pooling_matrices(fit, covariance="fitted"):
         sigma = np.diag(np.diag(sigma))
     sigma2 = fit.variance["residual"]
     return sigma2 * np.linalg.inv(sigma @ cluster_crossproducts(fit) + sigma2 * np.eye(2))
-
-
-def cluster_crossproducts(fit):
-    """Each cluster's ``X'X`` (``X`` a column of ones and its ``x``), shape ``(ngroups, 2, 2)``."""
-    cols = fit.columns
-    groups = len(cols.labels)
-    xtx = np.empty((groups, 2, 2))
-    xtx[:, 0, 0] = np.bincount(cols.codes, minlength=groups)
-    xtx[:, 0, 1] = xtx[:, 1, 0] = np.bincount(cols.codes, cols.x, groups)
-    xtx[:, 1, 1] = np.bincount(cols.codes, cols.x * cols.x, groups)
-    return xtx
 
 
 def _pair(table, first, second):
@@ -224,12 +216,6 @@ def textbook_fractions(fit):
     return table
 
 
-def random_effects_covariance(fit):
-    """The fitted 2 x 2 covariance matrix of the random intercepts and slopes."""
-    v = fit.variance
-    return np.array([[v["intercept"], v["covariance"]], [v["covariance"], v["slope"]]])
-
-
 def random_effects_ellipse(fit, level, points=200):
     """The contour of the fitted random-effects distribution at probability ``level``.
 
@@ -380,3 +366,63 @@ def break_even_extremity(sampling_variance, tau2):
         raise ValueError(f"sampling_variance and tau2 must be > 0, got "
                          f"{sampling_variance!r} and {tau2!r}")
     return math.sqrt(2.0 + sampling_variance / tau2)
+
+
+POOLINGS = ("no pooling", "complete pooling", "partial pooling")
+
+
+def holdout_predictions(data, folds, y="y", x="x", cluster="cluster"):
+    """Predict held-out rows by no, complete and partial pooling, each fitted on the rest.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    folds : array_like
+        One label per row: the rows sharing a label are held out together and
+        predicted from a fit to all other rows; rows labelled None or NaN are never
+        held out.  ``data[x]`` gives leave-one-``x``-out; ``numpy.where(last, 1,
+        None)`` forecasts the rows marked ``last``.
+    y, x, cluster : str
+        The column names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per held-out row (``data``'s index): ``fold``, ``observed`` and a
+        column per entry of :data:`POOLINGS`.  No pooling uses the cluster's own
+        least-squares line on its training rows (its mean when its ``x`` does not
+        vary there; missing when it has none); complete pooling one line for all
+        training rows; partial pooling the mixed model's prediction, the population
+        line for a cluster absent from the training rows.
+    """
+    data = as_pandas(data)
+    folds = np.asarray(folds, dtype=object)
+    if folds.shape != (len(data),):
+        raise ValueError(f"folds must have one label per row ({len(data)}), got {folds.shape}")
+    folds = pd.Series(folds, index=data.index)
+    tables = []
+    for label in folds.dropna().unique():
+        test = folds.eq(label).to_numpy()
+        train, held = data[~test], data[test]
+        pooled = complete_pooling(train, y, x)
+        own = no_pooling(train, y, x, cluster).set_index("cluster")
+        own = own.reindex(held[cluster])
+        table = pd.DataFrame({"fold": label, "observed": held[y].to_numpy(float)},
+                             index=held.index)
+        table["no pooling"] = (own["ols_intercept"].to_numpy()
+                               + own["ols_slope"].fillna(0.0).to_numpy() * held[x].to_numpy(float))
+        table["complete pooling"] = pooled[0] + pooled[1] * held[x].to_numpy(float)
+        table["partial pooling"] = fit_models(train, y, x, cluster).predict(held).to_numpy()
+        tables.append(table)
+    return pd.concat(tables)
+
+
+def holdout_error(predictions):
+    """Root mean squared error of each pooling's held-out predictions.
+
+    Rows that no pooling cannot predict (a cluster with no training rows) are left
+    out for every pooling, so that the three are compared on the same rows.
+    """
+    usable = predictions.dropna(subset=list(POOLINGS))
+    errors = usable[list(POOLINGS)].sub(usable["observed"], axis=0)
+    return np.sqrt((errors ** 2).mean()).rename("RMSE")

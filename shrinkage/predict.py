@@ -6,14 +6,34 @@ its cluster's line if the cluster was fitted, from the population line if not
 (lme4's ``predict(fit, newdata, allow.new.levels = TRUE)``).  All of it is computed
 at the estimated variances, as lme4 does; the intervals add the uncertainty of the
 fixed effects the way ``arm::se.coef`` does, and are approximate for that reason.
+
+These functions read only a fit's parts (``variance``, ``fixed_effects``,
+``fixed_covariance``, ``clusters``, ``columns``) and import nothing of
+:mod:`shrinkage.fit`, which offers them as methods (``MixedFit.predict``).
 """
 from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
-from .fit import as_pandas
-from .measure import cluster_crossproducts, random_effects_covariance
+from .columns import as_pandas
+
+
+def random_effects_covariance(fit):
+    """The fitted 2 x 2 covariance matrix of the random intercepts and slopes."""
+    v = fit.variance
+    return np.array([[v["intercept"], v["covariance"]], [v["covariance"], v["slope"]]])
+
+
+def cluster_crossproducts(fit):
+    """Each cluster's ``X'X`` (``X`` a column of ones and its ``x``), shape ``(ngroups, 2, 2)``."""
+    cols = fit.columns
+    groups = len(cols.labels)
+    xtx = np.empty((groups, 2, 2))
+    xtx[:, 0, 0] = np.bincount(cols.codes, minlength=groups)
+    xtx[:, 0, 1] = xtx[:, 1, 0] = np.bincount(cols.codes, cols.x, groups)
+    xtx[:, 1, 1] = np.bincount(cols.codes, cols.x * cols.x, groups)
+    return xtx
 
 
 def random_effects(fit):
@@ -173,65 +193,3 @@ def fitted_values(fit):
 def residuals(fit):
     """Each fitted row's ``y`` minus its fitted value (lme4's ``residuals``)."""
     return fit.columns.y - fitted_values(fit)
-
-
-POOLINGS = ("no pooling", "complete pooling", "partial pooling")
-
-
-def holdout_predictions(data, folds, y="y", x="x", cluster="cluster"):
-    """Predict held-out rows by no, complete and partial pooling, each fitted on the rest.
-
-    Parameters
-    ----------
-    data : pandas.DataFrame
-    folds : array_like
-        One label per row: the rows sharing a label are held out together and
-        predicted from a fit to all other rows; rows labelled None or NaN are never
-        held out.  ``data[x]`` gives leave-one-``x``-out; ``numpy.where(last, 1,
-        None)`` forecasts the rows marked ``last``.
-    y, x, cluster : str
-        The column names.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per held-out row (``data``'s index): ``fold``, ``observed`` and a
-        column per entry of :data:`POOLINGS`.  No pooling uses the cluster's own
-        least-squares line on its training rows (its mean when its ``x`` does not
-        vary there; missing when it has none); complete pooling one line for all
-        training rows; partial pooling the mixed model's prediction, the population
-        line for a cluster absent from the training rows.
-    """
-    from .fit import complete_pooling, fit_models, no_pooling
-
-    data = as_pandas(data)
-    folds = np.asarray(folds, dtype=object)
-    if folds.shape != (len(data),):
-        raise ValueError(f"folds must have one label per row ({len(data)}), got {folds.shape}")
-    folds = pd.Series(folds, index=data.index)
-    tables = []
-    for label in folds.dropna().unique():
-        test = folds.eq(label).to_numpy()
-        train, held = data[~test], data[test]
-        pooled = complete_pooling(train, y, x)
-        own = no_pooling(train, y, x, cluster).set_index("cluster")
-        own = own.reindex(held[cluster])
-        table = pd.DataFrame({"fold": label, "observed": held[y].to_numpy(float)},
-                             index=held.index)
-        table["no pooling"] = (own["ols_intercept"].to_numpy()
-                               + own["ols_slope"].fillna(0.0).to_numpy() * held[x].to_numpy(float))
-        table["complete pooling"] = pooled[0] + pooled[1] * held[x].to_numpy(float)
-        table["partial pooling"] = fit_models(train, y, x, cluster).predict(held).to_numpy()
-        tables.append(table)
-    return pd.concat(tables)
-
-
-def holdout_error(predictions):
-    """Root mean squared error of each pooling's held-out predictions.
-
-    Rows that no pooling cannot predict (a cluster with no training rows) are left
-    out for every pooling, so that the three are compared on the same rows.
-    """
-    usable = predictions.dropna(subset=list(POOLINGS))
-    errors = usable[list(POOLINGS)].sub(usable["observed"], axis=0)
-    return np.sqrt((errors ** 2).mean()).rename("RMSE")

@@ -19,7 +19,7 @@ import pytest
 # files that build books first, so that the builds start at once, then the tests that
 # open pages in a browser (mostly waiting, beside the other process's computing), then
 # the other files.
-_FIRST = ["test_build_reliability.py", "test_book.py", "test_browser.py", "test_explorer.py",
+_FIRST = ["test_build_reliability.py", "test_packaging.py", "test_book.py", "test_browser.py", "test_explorer.py",
           "test_preview.py"]
 # Files whose tests may each go to whichever test process is free: they read the shared
 # build or open their own pages. Every other file's tests stay together in one process,

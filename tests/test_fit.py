@@ -15,6 +15,7 @@ from shrinkage import (
     reml,
 )
 from shrinkage import fit as fit_module
+from shrinkage.columns import Columns
 from shrinkage.reml import theta_of
 
 from conftest import REFERENCE, read_reference
@@ -218,7 +219,7 @@ def test_cli_refusals_exit_2_with_one_line(shrinkage_main, args, name):
 
 def sums_of(data):
     """The engine's per-cluster sums of ``data`` (columns y, x, cluster)."""
-    return reml.ClusterSums.from_columns(fit_module.Columns.from_frame(data))
+    return reml.ClusterSums.from_columns(Columns.from_frame(data))
 
 
 def lme4_theta(r):

@@ -1,7 +1,6 @@
 """Shrinkage measures, each checked against a value worked out independently."""
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,7 +19,7 @@ from shrinkage import (
     textbook_fractions,
 )
 from shrinkage.data import centre_within_clusters
-from shrinkage.fit import MixedFit, no_pooling
+from shrinkage.fit import MixedFit
 from shrinkage.measure import (
     break_even_extremity,
     cluster_errors,
@@ -28,8 +27,9 @@ from shrinkage.measure import (
     pooling_matrices,
     sampling_variances,
 )
+from shrinkage.pooling import no_pooling
 
-REFERENCE = Path(__file__).parent / "reference"
+from conftest import REAL_DATA, REFERENCE
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def hand_fit(data, variance):
     """A stand-in fit: the data's columns and own lines, with the given variances."""
     from types import SimpleNamespace
 
-    from shrinkage.fit import Columns
+    from shrinkage.columns import Columns
 
     return SimpleNamespace(columns=Columns.from_frame(data), clusters=no_pooling(data),
                            variance=variance, model="slope",
@@ -235,3 +235,39 @@ def test_share_outside_ellipse_by_hand():
     shares = share_outside_ellipse(fit, 0.9)
     assert shares["own"] == pytest.approx(0.25)   # only (3.2, 0.5): distance 2.2 > 2.146
     assert shares["mixed"] == 0.0
+
+
+def test_holdout_leaves_out_rows_no_pooling_cannot_predict():
+    from shrinkage.measure import holdout_error, holdout_predictions
+
+    data = pd.read_csv(REFERENCE / "baseline.csv")
+    # Hold out all of cluster 1: no pooling has no line for it, the mixed model the
+    # population line.
+    folds = np.where(data["cluster"] == 1, "cluster 1", None)
+    table = holdout_predictions(data, folds)
+    assert table["no pooling"].isna().all() and table["partial pooling"].notna().all()
+    assert holdout_error(table).isna().all()  # no row that all three predict
+    with pytest.raises(ValueError, match="folds must have one label per row"):
+        holdout_predictions(data, [1, 2])
+
+
+def test_forecasting_the_last_day_matches_r():
+    # R: predict(lmer(..., days 0-8), day 9), predict(lm(y ~ x, days 0-8)) and lm per subject.
+    from shrinkage.measure import holdout_error, holdout_predictions
+
+    path, (y, x, cluster) = REAL_DATA["sleepstudy"]
+    data = pd.read_csv(path)
+    reference = json.loads((REFERENCE / "sleepstudy_predict.json").read_text())["forecast_day9"]
+    table = holdout_predictions(data, np.where(data[x] == 9, "last day", None), y, x, cluster)
+    assert data.loc[table.index, cluster].tolist() == reference["cluster"]
+    scale = 1e-6 * np.abs(reference["observed"]).max()
+    np.testing.assert_allclose(table["observed"], reference["observed"], atol=scale)
+    np.testing.assert_allclose(table["complete pooling"], reference["complete"], atol=scale)
+    np.testing.assert_allclose(table["no pooling"], reference["none"], atol=scale)
+    np.testing.assert_allclose(table["partial pooling"], reference["partial"], atol=1e-3)
+    # The RMSE of each, by hand from R's numbers.
+    observed = np.asarray(reference["observed"])
+    for column, key in (("no pooling", "none"), ("complete pooling", "complete"),
+                        ("partial pooling", "partial")):
+        expected = np.sqrt(np.mean((np.asarray(reference[key]) - observed) ** 2))
+        assert holdout_error(table)[column] == pytest.approx(expected, rel=1e-5)

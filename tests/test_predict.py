@@ -119,39 +119,3 @@ def test_predict_refuses_rows_it_cannot_use():
         predict(fit, pd.DataFrame({"x": [np.nan], "cluster": ["1"]}))
     # Without clusters, the cluster column is not needed.
     assert len(predict(fit, pd.DataFrame({"x": [0.0]}), clusters=False)) == 1
-
-
-def test_forecasting_the_last_day_matches_r():
-    # R: predict(lmer(..., days 0-8), day 9), predict(lm(y ~ x, days 0-8)) and lm per subject.
-    from shrinkage.predict import holdout_error, holdout_predictions
-
-    path, (y, x, cluster) = REAL_DATA["sleepstudy"]
-    data = pd.read_csv(path)
-    reference = json.loads((REFERENCE / "sleepstudy_predict.json").read_text())["forecast_day9"]
-    table = holdout_predictions(data, np.where(data[x] == 9, "last day", None), y, x, cluster)
-    assert data.loc[table.index, cluster].tolist() == reference["cluster"]
-    scale = 1e-6 * np.abs(reference["observed"]).max()
-    np.testing.assert_allclose(table["observed"], reference["observed"], atol=scale)
-    np.testing.assert_allclose(table["complete pooling"], reference["complete"], atol=scale)
-    np.testing.assert_allclose(table["no pooling"], reference["none"], atol=scale)
-    np.testing.assert_allclose(table["partial pooling"], reference["partial"], atol=1e-3)
-    # The RMSE of each, by hand from R's numbers.
-    observed = np.asarray(reference["observed"])
-    for column, key in (("no pooling", "none"), ("complete pooling", "complete"),
-                        ("partial pooling", "partial")):
-        expected = np.sqrt(np.mean((np.asarray(reference[key]) - observed) ** 2))
-        assert holdout_error(table)[column] == pytest.approx(expected, rel=1e-5)
-
-
-def test_holdout_leaves_out_rows_no_pooling_cannot_predict():
-    from shrinkage.predict import holdout_error, holdout_predictions
-
-    data = pd.read_csv(REFERENCE / "baseline.csv")
-    # Hold out all of cluster 1: no pooling has no line for it, the mixed model the
-    # population line.
-    folds = np.where(data["cluster"] == 1, "cluster 1", None)
-    table = holdout_predictions(data, folds)
-    assert table["no pooling"].isna().all() and table["partial pooling"].notna().all()
-    assert holdout_error(table).isna().all()  # no row that all three predict
-    with pytest.raises(ValueError, match="folds must have one label per row"):
-        holdout_predictions(data, [1, 2])

@@ -1,0 +1,125 @@
+"""The data of one fit: three columns selected, checked and coded.
+
+The first layer under every fit: a user's table (pandas, or anything with
+``to_pandas()``) becomes numeric ``y`` and ``x`` and cluster codes, with the
+cluster labels kept exactly as given.  Nothing here knows about models.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .data import MAX_MAGNITUDE
+
+
+@dataclass
+class Columns:
+    """The data of one fit: numeric ``y`` and ``x``, and clusters coded 0..G-1."""
+
+    y: np.ndarray
+    x: np.ndarray
+    codes: np.ndarray
+    labels: np.ndarray   # the cluster labels as given, sorted; labels[codes] is each row's
+    names: dict          # {"y": ..., "x": ..., "cluster": ...}: the data's own column names
+    dropped: int = 0     # rows left out for a missing value
+
+    @classmethod
+    def from_frame(cls, data, y="y", x="x", cluster="cluster"):
+        """Select, check and code the three columns; drop rows with a missing value.
+
+        Raises
+        ------
+        ValueError
+            If a column is missing, or ``y`` or ``x`` is not numeric or not finite.
+        """
+        data = as_pandas(data)
+        names = {"y": y, "x": x, "cluster": cluster}
+        for role, name in names.items():
+            if name not in data.columns:
+                shown = ", ".join(map(str, data.columns[:10]))
+                raise ValueError(f"{role}: the data have no column {name!r} (columns: {shown})")
+        if len(set(names.values())) < 3:
+            raise ValueError(f"y, x and cluster must be three different columns, got {names}")
+        for role in ("y", "x"):
+            column = data[names[role]]
+            if not (pd.api.types.is_numeric_dtype(column)
+                    and not pd.api.types.is_bool_dtype(column)):
+                raise ValueError(f"{role}: column {names[role]!r} must be numeric; "
+                                 + _first_non_number(column))
+        # Column by column: selecting the three as a frame costs as much as a small fit.
+        columns = {role: data[name] for role, name in names.items()}
+        keep = (columns["y"].notna() & columns["x"].notna() & columns["cluster"].notna()).to_numpy()
+        if not keep.all():
+            columns = {role: column[keep] for role, column in columns.items()}
+        values = {role: columns[role].to_numpy(float) for role in ("y", "x")}
+        for role, column in values.items():
+            peak = np.abs(column).max(initial=0.0)
+            if not peak <= MAX_MAGNITUDE:
+                raise ValueError(
+                    f"{role}: column {names[role]!r} has a value of magnitude {peak:g}; "
+                    f"values must lie in [-{MAX_MAGNITUDE:g}, {MAX_MAGNITUDE:g}] so that "
+                    "their variance is finite")
+        codes, labels = _code_labels(columns["cluster"])
+        return cls(values["y"], values["x"], codes.astype(np.intp), np.asarray(labels), names,
+                   int((~keep).sum()))
+
+
+def as_pandas(data):
+    """``data`` as a pandas DataFrame: polars, pyarrow, Modin and cuDF tables convert.
+
+    Any object with a ``to_pandas()`` method that gives a DataFrame is converted;
+    anything else is refused by its full type name.  (The dataframe interchange
+    protocol is deprecated in pandas 3, so it is not used.)
+    """
+    if isinstance(data, pd.DataFrame):
+        return data
+    kind = f"{type(data).__module__}.{type(data).__qualname__}"
+    converted = None
+    if callable(getattr(data, "to_pandas", None)):
+        try:
+            converted = data.to_pandas()
+        except Exception as error:  # noqa: BLE001 - the other library's own failure
+            raise ValueError(f"data: the {kind} could not be converted to a pandas "
+                             f"DataFrame ({error})") from None
+    if not isinstance(converted, pd.DataFrame):
+        raise ValueError("data must be a pandas DataFrame or a table with to_pandas() "
+                         f"(polars, pyarrow), got {kind}")
+    return converted
+
+
+def _first_non_number(column):
+    """Where a column that should be numeric first holds something else, in words."""
+    present = column.dropna()
+    if pd.api.types.is_bool_dtype(column):
+        return f"it holds true/false values, such as {present.iloc[0]!r} in row {present.index[0]!r}"
+    numbers = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
+    bad = present[numbers.isna()]
+    if bad.empty:
+        return ("it holds numbers written as text (such as "
+                f"{present.iloc[0]!r}); convert it with pandas.to_numeric")
+    return f"row {bad.index[0]!r} holds {bad.iloc[0]!r}"
+
+
+def _label_key(label):
+    # Numbers written as text sort by value ("2" before "10"), then as written ("01" before "1").
+    try:
+        value = float(label)
+    except (TypeError, ValueError):
+        return (1, 0.0, str(label))
+    return (0, value if math.isfinite(value) else math.inf, str(label))
+
+
+def _code_labels(column):
+    """Codes 0..G-1 for the rows and the labels, exactly as given, in a natural order."""
+    text = pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
+    codes, labels = pd.factorize(column, sort=not text)
+    labels = np.asarray(labels, dtype=object) if text else np.asarray(labels)
+    if text:
+        order = np.array(sorted(range(len(labels)), key=lambda i: _label_key(labels[i])),
+                         dtype=np.intp)
+        position = np.empty_like(order)
+        position[order] = np.arange(len(order))
+        codes, labels = position[codes], labels[order]
+    return codes, labels
