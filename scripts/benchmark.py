@@ -264,7 +264,7 @@ def bench_book(workdir):
     print(f"clean build:               {seconds:6.1f} s")
     from jupyter_cache import get_cache
 
-    # As book/_ext/parallel_execution.py reports it: "executing N chapters, K at a time".
+    # As book/_ext/shrinkage_book/parallel_execution.py reports it: "executing N chapters, K at a time".
     side_by_side = re.search(r"executing \d+ chapters, (\d+) at a time", log)
     print(f"  chapters run {side_by_side.group(1) if side_by_side else '?'} at a time "
           "(each one's time, beside the others):")

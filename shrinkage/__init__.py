@@ -15,6 +15,7 @@ The modules are layered; each imports only modules of the layers before it:
 6. pictures: ``animate``, ``figures`` and ``explorer``; and ``cli``, the command line.
 """
 from importlib.metadata import version as _version
+
 from .animate import plot_shrinkage, render_files, shrinkage_paths
 from .csvfile import read_columns
 from .data import SCENARIOS, Settings, create_data, lme4_fit, simulate, sleepstudy
@@ -33,8 +34,8 @@ from .study import simulation_study, summarise_study
 # The version is set once, in pyproject.toml, and read from the installed metadata.
 __version__ = _version("shrinkage")
 
-__all__ = ["__version__", "SCENARIOS", "Settings", "create_data", "simulate", "sleepstudy", "lme4_fit", "read_columns",
-           "ConvergenceError",
+__all__ = ["__version__", "SCENARIOS", "Settings", "create_data", "simulate", "sleepstudy",
+           "lme4_fit", "read_columns", "ConvergenceError",
            "MixedFit", "UnidentifiableError", "fit_models", "no_pooling",
            "parameter_recovery", "estimation_error", "random_effects_ellipse",
            "shrinkage_fraction", "textbook_fraction", "textbook_fractions", "simulation_study",

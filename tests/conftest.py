@@ -19,8 +19,8 @@ import pytest
 # files that build books first, so that the builds start at once, then the tests that
 # open pages in a browser (mostly waiting, beside the other process's computing), then
 # the other files.
-_FIRST = ["test_build_reliability.py", "test_packaging.py", "test_book.py", "test_browser.py", "test_explorer.py",
-          "test_preview.py"]
+_FIRST = ["test_build_reliability.py", "test_packaging.py", "test_book.py", "test_browser.py",
+          "test_explorer.py", "test_preview.py"]
 # Files whose tests may each go to whichever test process is free: they read the shared
 # build or open their own pages. Every other file's tests stay together in one process,
 # which makes its module's fixtures (a small book, fits, studies) once.
@@ -110,7 +110,7 @@ def article_case(request):
 
 
 ROOT = Path(__file__).resolve().parent.parent
-# The book's Sphinx extensions, for the tests of their pieces (import fresh_outputs, ...).
+# The book's Sphinx extensions, for the tests of their pieces (from shrinkage_book import fresh_outputs, ...).
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 # Real data sets with lme4 reference fits (tests/reference/NAME_object.json, fit_object.R):
 # the file and the (y, x, cluster) columns.
@@ -153,7 +153,7 @@ def build_book(source, env=None, strict=True):
 
 
 def executed_chapters(log):
-    """The chapters a build's log says were executed (book/_ext/parallel_execution.py)."""
+    """The chapters a build's log says were executed (book/_ext/shrinkage_book/parallel_execution.py)."""
     return {Path(path).stem for path in re.findall(r"shrinkage: executed (\S+) in ", log)}
 
 

@@ -454,8 +454,8 @@ def test_downloaded_notebooks_run_in_an_empty_folder_and_give_the_sites_outputs(
     # failure.
     from concurrent.futures import ProcessPoolExecutor
 
-    from notebook_downloads import reproducible_notebook
-    from parallel_execution import execution_times
+    from shrinkage_book.notebook_downloads import reproducible_notebook
+    from shrinkage_book.parallel_execution import execution_times
 
     notebooks = _downloaded_notebooks(site)
     times = execution_times(site.parent / ".jupyter_cache")
@@ -479,7 +479,7 @@ def test_downloaded_notebooks_run_in_an_empty_folder_and_give_the_sites_outputs(
 
 @pytest.mark.parametrize("page", toc_pages())
 def test_the_site_layer_holds_on_every_page(site, page):
-    # What book/_templates and book/_ext/site_pages.py make of the theme's pages.
+    # What book/_templates and book/_ext/shrinkage_book/site_pages.py make of the theme's pages.
     html = read(site, page)
     head = html[:html.index("</head>")]
     # One toggle of each kind (the theme scripts bind the first): the visible ones (a

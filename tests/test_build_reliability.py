@@ -189,7 +189,7 @@ def test_a_read_only_build_folder_is_one_line(small):
 def test_a_package_edited_during_a_build_is_not_recorded_as_built(tmp_path):
     from types import SimpleNamespace
 
-    import fresh_outputs
+    from shrinkage_book import fresh_outputs
 
     root = tmp_path / "repo"
     for name in ("shrinkage/fit.py", "book/data/d.csv", "requirements.txt", "requirements.lock"):

@@ -1,8 +1,8 @@
-"""book/_ext/notebook_downloads.py on small notebooks; the built downloads are checked,
+"""book/_ext/shrinkage_book/notebook_downloads.py on small notebooks; the built downloads are checked,
 and run in an empty folder, in test_book.py."""
 import json
 
-import notebook_downloads  # book/_ext, on the path from conftest
+from shrinkage_book import notebook_downloads  # book/_ext, on the path from conftest
 
 GLUED = {"crit": {"data": {"text/plain": "3012.189508087843"}},
          "word": {"data": {"text/markdown": "not singular", "text/plain": "<Markdown>"}},

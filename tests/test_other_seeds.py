@@ -40,8 +40,8 @@ def run_at_seeds(chapter, seeds):
 
 def _prose(cells):
     """The cells' markdown as plain text, glued values pasted in as the downloads paste them
-    (book/_ext/notebook_downloads.py, as myst-nb does on the page)."""
-    from notebook_downloads import bibliography, plain_markdown
+    (book/_ext/shrinkage_book/notebook_downloads.py, as myst-nb does on the page)."""
+    from shrinkage_book.notebook_downloads import bibliography, plain_markdown
 
     glued = {}
     for cell in cells:

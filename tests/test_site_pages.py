@@ -1,9 +1,10 @@
-"""book/_ext/site_pages.py's pieces, on small inputs; the built pages are checked in
+"""book/_ext/shrinkage_book/site_pages.py's pieces, on small inputs; the built pages are checked in
 test_book.py and in Chromium in test_browser.py."""
 
 import pytest
-import site_pages  # book/_ext, on the path from conftest
-from sphinx.builders.html._assets import _JavaScript
+
+from shrinkage_book import site_pages  # book/_ext, on the path from conftest
+from shrinkage_book.compat import JavaScript as _JavaScript
 
 
 def test_file_scripts_are_deferred_unless_already_async_or_a_module():

@@ -18,3 +18,14 @@ for (const link of document.querySelectorAll(
   "a.btn-download-source-button, a.btn-download-notebook-button")) {
   link.setAttribute("download", "");
 }
+
+// The theme makes an output that scrolls sideways focusable (tabindex 0), so that the
+// keyboard can scroll it; a focusable element needs a role that says what it is. A table
+// output is a region, named by its place among the page's tables (a region's name must be
+// unique), whether or not it scrolls on this screen.
+const tableOutputs = [...document.querySelectorAll(".cell_output > .output")]
+  .filter((output) => output.querySelector("table"));
+tableOutputs.forEach((output, index) => {
+  output.setAttribute("role", "region");
+  output.setAttribute("aria-label", `Table ${index + 1} of ${tableOutputs.length}`);
+});

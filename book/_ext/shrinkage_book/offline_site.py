@@ -15,6 +15,5 @@ def _drop_thebe(app, config):
             if not getattr(listener.handler, "__module__", "").startswith("sphinx_thebe")]
 
 
-def setup(app):
+def connect(app):
     app.connect("config-inited", _drop_thebe)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}

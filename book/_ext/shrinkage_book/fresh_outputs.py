@@ -34,6 +34,8 @@ from pathlib import Path
 
 from sphinx.util import logging
 
+from . import compat
+
 logger = logging.getLogger(__name__)
 
 _STAMP = "shrinkage-fingerprint"
@@ -106,11 +108,8 @@ def _drop_records(store, records, root, why):
         try:
             store.remove_cache(record.pk)
         except Exception:  # noqa: BLE001 - the notebook's folder is already gone or damaged
-            from jupyter_cache.cache.db import NbCacheRecord
-
-            shutil.rmtree(store._get_notebook_path_cache(record.hashkey).parent,
-                          ignore_errors=True)
-            NbCacheRecord.remove_records([record.pk], store.db)
+            shutil.rmtree(compat.cached_notebook_path(store, record).parent, ignore_errors=True)
+            compat.remove_cache_record(store, record)
         if why:
             logger.info(f"shrinkage: the cached execution of {_chapter_name(root, record.uri)} "
                         f"{why}; that chapter runs again")
@@ -131,7 +130,7 @@ def _readable(store, record):
     import nbformat
 
     try:
-        path = store._get_notebook_path_cache(record.hashkey)
+        path = compat.cached_notebook_path(store, record)
         nbformat.reads(path.read_text(encoding="utf8"), nbformat.NO_CONVERT)
     except Exception:  # noqa: BLE001 - missing, truncated, not JSON, not a notebook
         return False
@@ -253,9 +252,8 @@ def _record(app, exception):
         write_whole(stamp, built_with)
 
 
-def setup(app):
+def connect(app):
     _make_media_folders(Path(app.srcdir) / "book" / "_media")
     app.connect("config-inited", _check, priority=900)
     app.connect("env-get-outdated", _outdated)
     app.connect("build-finished", _record)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -19,8 +19,9 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-import fresh_outputs  # the same folder: book/_ext
 from sphinx.util import logging
+
+from . import compat, fresh_outputs
 
 logger = logging.getLogger(__name__)
 
@@ -31,20 +32,16 @@ _TIMES = "shrinkage-execution-seconds.json"
 def _read_notebook(env, docname):
     """The page's path, and the notebook and its format as myst-nb reads them (None for a
     page that is not a notebook)."""
-    from myst_nb.core.read import create_nb_reader
-
     path = Path(env.doc2path(docname))
     if path.suffix not in (".md", ".ipynb"):
         return path, None
     content = path.read_text(encoding="utf8")
-    reader = create_nb_reader(str(path), env.myst_config, env.mystnb_config, content)
+    reader = compat.create_nb_reader(str(path), env.myst_config, env.mystnb_config, content)
     return path, None if reader is None else (reader.read(content), reader.read_fmt)
 
 
 def _execute(notebook, path, config):
-    from jupyter_cache.executors.utils import single_nb_execution
-
-    return single_nb_execution(notebook, cwd=str(path.parent), timeout=config.execution_timeout,
+    return compat.single_nb_execution(notebook, cwd=str(path.parent), timeout=config.execution_timeout,
                                allow_errors=config.execution_allow_errors, meta_override=True)
 
 
@@ -74,7 +71,6 @@ def execute_in_parallel(app, env, docnames):
     if config.execution_mode != "cache":
         return
     from jupyter_cache import get_cache
-    from jupyter_cache.base import CacheBundleIn
 
     cache_folder = Path(config.execution_cache_path)  # as myst-nb resolved it
     store = get_cache(cache_folder)
@@ -122,7 +118,7 @@ def execute_in_parallel(app, env, docnames):
                     continue
                 record = store.add_nb_to_project(str(path), read_data=read_fmt)
                 store.cache_notebook_bundle(
-                    CacheBundleIn(notebook, record.uri, data={"execution_seconds": result.time}),
+                    compat.CacheBundleIn(notebook, record.uri, data={"execution_seconds": result.time}),
                     check_validity=False, overwrite=True)
                 times[name] = round(result.time, 2)
                 _save_times(cache_folder, times)
@@ -134,17 +130,14 @@ def execute_in_parallel(app, env, docnames):
 
 def _fail(docname, name, result):
     """Stop the build: the traceback as a warning on the chapter, then one line."""
-    from myst_nb.core.execute.base import ExecutionError
-
     logger.warning(f"Executing notebook failed: {result.err.__class__.__name__}\n"
                    f"{result.exc_string}", location=docname)
     error = result.err
     what = (f"{error.ename}: {error.evalue}" if getattr(error, "ename", None)
             else error.__class__.__name__)
-    raise ExecutionError(f"{name} failed to execute ({what})") from None
+    raise compat.ExecutionError(f"{name} failed to execute ({what})") from None
 
 
-def setup(app):
+def connect(app):
     # After fresh_outputs has decided which pages are read again (env-get-outdated).
     app.connect("env-before-read-docs", execute_in_parallel)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}

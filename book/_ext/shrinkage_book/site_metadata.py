@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
-from site_pages import description
+from .site_pages import description
 
 _GITHUB = re.compile(r"^https://github\.com/([^/]+)/([^/]+?)/?$")
 _FIRST_IMAGE = re.compile(r'<img[^>]*src="(?:\.\./)*(_images/[^"]+\.png)"')
@@ -150,8 +150,7 @@ def _write_site_files(app, exception):
                                     encoding="utf-8")
 
 
-def setup(app):
+def connect(app):
     app.connect("config-inited", _set_base_url)
     app.connect("html-page-context", _add_tags)
     app.connect("build-finished", _write_site_files)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -23,7 +23,6 @@ def _block(translator, node):
     raise nodes.SkipNode
 
 
-def setup(app):
+def connect(app):
     app.add_html_math_renderer("mathml", (_inline, None), (_block, None))
     app.add_css_file("mathml.css")
-    return {"parallel_read_safe": True, "parallel_write_safe": True}

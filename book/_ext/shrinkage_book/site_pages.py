@@ -10,7 +10,7 @@ Each change is made in the layer Sphinx provides for it:
   sidebar toggles, which the theme scripts would bind instead of the visible ones
   (``sections/header.html``, pydata-sphinx-theme#2451); the sidebar as a landmark
   (``sections/sidebar-primary.html``); the search button named by its visible text
-  (``components/search-button-field.html``);
+  (``search-button-field.html``, where sphinx-book-theme's sidebar looks for it);
 * **the page context** (``html-page-context``): every script is deferred, so none
   blocks the first paint (except on the search page, whose search script runs while the
   page is parsed and needs them) (inline code that uses what those scripts define runs when
@@ -38,8 +38,9 @@ import re
 from pathlib import Path
 
 from docutils import nodes
-from inline_icons import icon_css, inline_icons
-from sphinx.builders.html._assets import _JavaScript
+
+from . import compat
+from .inline_icons import icon_css, inline_icons
 
 DESCRIPTION_LENGTH = 155
 # Longest line that fits a 358 px phone column at 9 px: longer ones wrap.
@@ -55,18 +56,19 @@ _FIT = re.compile(r"fit-(\d+)")
 # --- page context -------------------------------------------------------------------------
 
 def deferred(script):
-    """``script`` (a Sphinx ``_JavaScript``) made so that it does not block the first paint."""
+    """``script`` (a Sphinx script asset, :data:`compat.JavaScript`) made so that it does not
+    block the first paint."""
     attributes = dict(script.attributes)
     if script.filename:
         if not ({"defer", "async"} & set(attributes) or attributes.get("type", "text/javascript")
                 != "text/javascript"):
             attributes["defer"] = "defer"
-        return _JavaScript(script.filename, priority=script.priority, **attributes)
+        return compat.JavaScript(script.filename, priority=script.priority, **attributes)
     body = attributes.get("body", "")
     if _DECLARATION.fullmatch(body):
         return script
     attributes["body"] = f'document.addEventListener("DOMContentLoaded", () => {{ {body.strip()} }});'
-    return _JavaScript(script.filename, priority=script.priority, **attributes)
+    return compat.JavaScript(script.filename, priority=script.priority, **attributes)
 
 
 def _output_css(doctree):
@@ -204,30 +206,23 @@ def _build_finished(app, exception):
             page.write_text(drawn, encoding="utf-8")
 
 
-def _site_sources_version():
+def site_sources_version():
     """A number that changes with the book's extensions, templates and static files."""
-    book = Path(__file__).parents[1]
+    book = Path(__file__).parents[2]
     digest = hashlib.sha256()
-    for source in sorted([*(book / "_ext").glob("*.py"), *(book / "_static").rglob("*.*"),
+    for source in sorted([*(book / "_ext").rglob("*.py"), *(book / "_static").rglob("*.*"),
                           *(book / "_templates").rglob("*.html")]):
         digest.update(source.name.encode() + source.read_bytes())
     return int(digest.hexdigest()[:8], 16)
 
 
-def setup(app):
-    from myst_nb.sphinx_ import HideCodeCellNode
-
+def connect(app):
     app.add_css_file("site.css")
     app.add_js_file("site.js", loading_method="defer")
-    app.add_node(HideCodeCellNode, override=True, html=(visit_hidden_code, depart_hidden_code))
+    app.add_node(compat.HideCodeCellNode, override=True, html=(visit_hidden_code, depart_hidden_code))
     app.add_node(nodes.citation, override=True, html=(visit_citation, depart_citation))
     app.connect("doctree-read", _palette_figures)
     app.connect("doctree-resolved", _resolved)
     # After the theme's own handlers (which add scripts and the header buttons).
     app.connect("html-page-context", _page_context, priority=900)
     app.connect("build-finished", _build_finished)
-    # Editing an extension, a template or a static file rewrites every page and copies
-    # the static files (from cached outputs, without executing); otherwise a build with
-    # no changed chapter would skip both.
-    return {"env_version": _site_sources_version(), "parallel_read_safe": True,
-            "parallel_write_safe": True}

@@ -84,10 +84,9 @@ def depart_animation_html(translator, node):
     translator.body.append("</span></p></figcaption></figure>")
 
 
-def setup(app):
+def connect(app):
     app.add_enumerable_node(animation_node, "figure", lambda node: node.astext(),
                             html=(visit_animation_html, depart_animation_html))
     app.add_directive("animation", Animation)
     app.add_js_file("animation.js")
     app.add_css_file("animation.css")
-    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -12,7 +12,8 @@ Font Awesome Free's icons are CC BY 4.0 and its code MIT.
 
 import re
 from functools import cache
-from pathlib import Path
+
+from . import compat
 
 _PACKS = {"fab": "fab", "fa-brands": "fab", "fas": "fas", "fa-solid": "fas",
           "far": "far", "fa-regular": "far"}
@@ -29,10 +30,7 @@ NOTICE = "Font Awesome Free (https://fontawesome.com): icons CC BY 4.0, code MIT
 @cache
 def _pack_sources():
     """The text defining each pack's icons in the theme's full Font Awesome script."""
-    import pydata_sphinx_theme
-
-    script = (Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme"
-              / "static" / "scripts" / "fontawesome.js").read_text(encoding="utf-8")
+    script = compat.theme_icon_script().read_text(encoding="utf-8")
     sources, start = {}, 0
     for pack in ("fab", "far", "fas"):
         end = script.index(f'd("{pack}",p)', start)

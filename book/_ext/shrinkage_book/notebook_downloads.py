@@ -20,8 +20,8 @@ import re
 from pathlib import Path
 
 import nbformat
-from myst_nb.core.utils import coalesce_streams
-from myst_nb.core.variables import format_plain_text
+
+from . import compat
 
 _DEFAULT_REPR = re.compile(r"^<[\w.]+ (object )?at 0x[0-9a-f]+>$")
 _LABEL = re.compile(r"^\([\w-]+\)=[ \t]*\n", re.M)
@@ -74,7 +74,7 @@ def plain_markdown(text, glued, titles, references):
             data = glued[key.strip()]["data"]
             if name in ("glue:md", "glue:", "glue") and "text/markdown" in data:
                 return data["text/markdown"]
-            return format_plain_text(data["text/plain"], spec if name == "glue:text" else "")
+            return compat.format_plain_text(data["text/plain"], spec if name == "glue:text" else "")
         if name == "ref":
             shown = re.fullmatch(r"(.*?)\s*<([\w-]+)>", content)
             # A label that is not in this build (Sphinx warns of it) reads as its name.
@@ -117,7 +117,7 @@ def reproducible_notebook(text, glued=None, titles=None, references=None):
             # Glued values stay out of the notebook, as myst-nb leaves them; one output
             # per stream, as the page shows them: how the kernel split a cell's printing
             # into messages depends on timing.
-            cell["outputs"] = coalesce_streams([output for output in cell["outputs"]
+            cell["outputs"] = compat.coalesce_streams([output for output in cell["outputs"]
                                                 if not _glued(output)])
         for output in cell.get("outputs", []):
             data = output.get("data", {})
@@ -160,7 +160,6 @@ def _add_notebook(app, pagename, templatename, context, doctree):
     context["ipynb_source"] = f"{pagename}.ipynb"
 
 
-def setup(app):
+def connect(app):
     # Before the theme builds its header buttons (priority 501).
     app.connect("html-page-context", _add_notebook, priority=500)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}
