@@ -220,3 +220,29 @@ def controls_markup(base_url, fallback_image, initial=None):
         fallback_alt="End state of the baseline: the mixed-model estimates (olive) in a cloud "
                      "around the population average, narrower than the clusters' own estimates "
                      "(salmon).")
+
+
+def site_page(folder):
+    """The explorer as the book's page shows it, and what was written for it.
+
+    On the book's site (the chapter runs beside ``_static/explorer.js``), every
+    setting's data is written into ``folder`` (:func:`write_grid`) and the page gets
+    the controls; elsewhere, as in a downloaded notebook run in an empty folder,
+    nothing is written and the page says where the explorer runs.
+
+    Returns
+    -------
+    tuple
+        The page, an IPython display object, and :func:`write_grid`'s counts (None
+        when nothing was written).
+    """
+    from IPython.display import HTML, Markdown
+
+    if not Path("_static/explorer.js").is_file():
+        return Markdown("The interactive explorer runs on the book's website. In this "
+                        "notebook, the code below draws any setting."), None
+    written = write_grid(folder)
+    page = HTML('<link rel="stylesheet" href="../_static/explorer.css">'
+                + controls_markup("../_static/explorer/", "../_images/baseline.png")
+                + '<script src="../_static/explorer.js" defer></script>')
+    return page, written

@@ -183,3 +183,35 @@ def compare_errors(error, other):
     if abs(change) < SAME_ERROR:
         return "about the same as"
     return f"{abs(change):.0%} {'lower' if change < 0 else 'higher'} than"
+
+
+def lme4_agreement(fit, lme4, same_draw):
+    """How a fit's printed numbers stand to lme4's fit of the article's draw.
+
+    Parameters
+    ----------
+    fit : shrinkage.MixedFit
+    lme4 : dict
+        lme4's fit, as :func:`shrinkage.lme4_fit` gives it.
+    same_draw : bool
+        Whether ``fit`` is of the same data (the article's seed).
+
+    Returns
+    -------
+    str
+        A phrase that follows "the estimates ...": agreeing "to every printed digit"
+        (the REML criterion to 1 decimal, variances to 4, fixed effects and their
+        standard errors to 5, as lme4 prints them), "to within rounding of the last
+        printed digit", or, for another draw, that lme4's numbers are of another one.
+    """
+    if not same_draw:
+        return ("are those of this draw; lme4's fit of the article's draw (seed 888) is "
+                "compared with the book's")
+    v, fe = fit.variance, fit.fixed_effects
+    printed = [(fit.reml_criterion, lme4["reml_criterion"], 1)] + [
+        (v[k], lme4["variance"][k], 4) for k in ("intercept", "slope", "residual")] + [
+        (fe[column].iloc[row], list(lme4["fixed_effects"].values())[row][column], 5)
+        for row in (0, 1) for column in ("estimate", "std_error")]
+    same = all(round(ours, digits) == round(theirs, digits) for ours, theirs, digits in printed)
+    return "agree with lme4's fit of these data " + (
+        "to every printed digit" if same else "to within rounding of the last printed digit")

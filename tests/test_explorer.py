@@ -242,3 +242,13 @@ def test_the_page_works_from_a_file(browser, site):
                            timeout=15_000)
     assert len(_points(page)) == 100 and errors == []
     page.context.close()
+
+
+def test_site_page_off_the_site_writes_nothing_and_says_where_the_explorer_runs(
+        tmp_path, monkeypatch):
+    from IPython.display import Markdown
+
+    monkeypatch.chdir(tmp_path)  # a downloaded notebook, run in an empty folder
+    page, written = explorer.site_page(tmp_path / "grid")
+    assert written is None and isinstance(page, Markdown) and "website" in page.data
+    assert list(tmp_path.iterdir()) == []

@@ -104,3 +104,18 @@ def test_share_worse_counts_clusters_with_a_larger_error():
                                                  (110.0, 100.0, "10% higher than")])
 def test_compare_errors(error, other, words):
     assert verdicts.compare_errors(error, other) == words
+
+
+def test_lme4_agreement_reads_the_digits_lme4_prints():
+    # lme4's own numbers, rounded as its summary prints them, agree with themselves "to
+    # every printed digit"; a criterion 0.06 away (a different first decimal) does not.
+    lme4 = sk.lme4_fit("baseline")
+    names = list(lme4["fixed_effects"])
+    as_fit = SimpleNamespace(
+        reml_criterion=lme4["reml_criterion"], variance=lme4["variance"],
+        fixed_effects=pd.DataFrame(lme4["fixed_effects"]).T.loc[names, ["estimate", "std_error"]])
+    assert verdicts.lme4_agreement(as_fit, lme4, same_draw=True).endswith("to every printed digit")
+    as_fit.reml_criterion = round(lme4["reml_criterion"], 1) + 0.06
+    assert verdicts.lme4_agreement(as_fit, lme4, same_draw=True).endswith(
+        "to within rounding of the last printed digit")
+    assert "seed 888" in verdicts.lme4_agreement(as_fit, lme4, same_draw=False)
