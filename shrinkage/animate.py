@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .output import STDOUT, replacing, require_name, save_figure
+from .output import STDOUT, replacing, require_name, save_figure, writes_through
 from .progress import ProgressBar
 
 BY_CLUSTER_COLOUR = "#F49E71"
@@ -38,8 +38,9 @@ STATIC_DPI = 2 * DPI
 _MARGINS = {"left": 0.13, "right": 0.71, "bottom": 0.14, "top": 0.96}  # legend on the right
 # Text of the 600 x 450 figure, in points: still about 10 px when a phone shows it 360 px wide.
 TEXT_SIZE = 12
-STATIC_FORMATS = {".png", ".svg"}
-ANIMATION_FORMATS = {".mp4", ".gif"}
+# The formats each output may take, by suffix; the first is a device's (/dev/null).
+STATIC_FORMATS = (".png", ".svg")
+ANIMATION_FORMATS = (".mp4", ".gif")
 
 
 @dataclass(frozen=True)
@@ -423,10 +424,10 @@ def render_files(fit, out, static=None, zoom_sd=None, progress=False):
     list of pathlib.Path
         The files written.
     """
-    targets, options = _check_files(out, static)
+    targets, options, suffixes = _check_files(out, static)
     paths = shrinkage_paths(fit, zoom_sd)
     # Both files are written beside their targets and replace them together at the end.
-    with replacing(*targets, options=options) as temporaries:
+    with replacing(*targets, options=options, suffixes=suffixes) as temporaries:
         _encode(_frames(paths), temporaries[0], targets[0], progress)
         if static is not None:
             fig, ax = _new_figure()
@@ -444,14 +445,21 @@ def _check_files(out, static):
         raise ValueError("out: a video cannot go to standard output ('-'); give a file name")
     if static is not None and str(static) == STDOUT:
         raise ValueError("static: a figure cannot go to standard output ('-'); give a file name")
-    out = Path(out)
-    if out.suffix.lower() not in ANIMATION_FORMATS:
-        raise ValueError(f"out must end in .mp4 or .gif, got {str(out)!r}")
-    if static is not None and Path(static).suffix.lower() not in STATIC_FORMATS:
-        raise ValueError(f"static must end in .png or .svg, got {str(static)!r}")
-    if static is None:
-        return [out], ["out"]
-    return [out, Path(static)], ["out", "static"]
+    targets, options, suffixes = [], [], []
+    for option, path, formats in (("out", out, ANIMATION_FORMATS), ("static", static, STATIC_FORMATS)):
+        if path is None:
+            continue
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in formats:
+            # A device or FIFO (/dev/null) has no suffix to choose by: it gets the first.
+            if not writes_through(path):
+                raise ValueError(f"{option} must end in {' or '.join(formats)}, got {str(path)!r}")
+            suffix = formats[0]
+        targets.append(path)
+        options.append(option)
+        suffixes.append(suffix)
+    return targets, options, suffixes
 
 
 def _frames(paths):
@@ -516,7 +524,7 @@ def _ffmpeg_writer(**options):
 
 
 def _encode(frames, temporary, target, progress):
-    """Encode :func:`_frames` with ffmpeg into ``temporary`` (format from the target's suffix)."""
+    """Encode :func:`_frames` with ffmpeg into ``temporary`` (format from its suffix)."""
     import logging
 
     import imageio_ffmpeg
@@ -530,7 +538,7 @@ def _encode(frames, temporary, target, progress):
     movie_log.setLevel(logging.ERROR)
     with matplotlib.rc_context({"animation.ffmpeg_path": imageio_ffmpeg.get_ffmpeg_exe()}):
         writer = _ffmpeg_writer(fps=FPS, codec="h264",
-                                extra_args=_ffmpeg_args(target.suffix.lower()))
+                                extra_args=_ffmpeg_args(Path(temporary).suffix.lower()))
         try:
             with writer.saving(fig, temporary, DPI):
                 for image in _frame_images(fig, ax, artists):

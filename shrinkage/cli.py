@@ -14,7 +14,8 @@ from . import __version__
 from .csvfile import read_columns
 from .data import Settings, simulate
 from .fit import ConvergenceError, fit_models
-from .output import STDOUT, check_target, write_text
+from .output import STDOUT, Terminated, check_target, raise_on_sigterm, refuse_overlaps, write_text
+from .report import json_ready
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,17 +67,24 @@ def _fit(args):
     return fit_models(data, y=args.y, x=args.x, cluster=args.cluster, **model)
 
 
+def _json(data):
+    """JSON text, with values JSON cannot hold (NaN) as null."""
+    return json.dumps(json_ready(data), indent=2, allow_nan=False)
+
+
 def _cmd_fit(args):
+    refuse_overlaps({"data": args.data}, {"out": args.out})
     if args.out != STDOUT:
         check_target(args.out)  # a bad output path fails before the work, not after
     result = _fit(args)
-    text = json.dumps(result.to_dict(), indent=2) if args.json else result.summary()
+    text = _json(result.to_dict()) if args.json else result.summary()
     write_text(text + "\n", args.out)
 
 
 def _cmd_animate(args):
     from .animate import render_files  # matplotlib loads only here
 
+    refuse_overlaps({"data": args.data}, {"out": args.out, "static": args.static})
     # The article's simulations keep its fixed view; a user's data get a view of their own.
     render_files(_fit(args), args.out, static=args.static, progress=sys.stderr.isatty())
 
@@ -86,6 +94,7 @@ def _cmd_study(args):
 
     if args.jobs is not None and (args.jobs == 0 or args.jobs < -1):
         raise ValueError(f"jobs must be a positive integer or -1 (every core), got {args.jobs}")
+    refuse_overlaps({}, {"out": args.out})
     if args.out != STDOUT:
         check_target(args.out)
     settings = _settings(args)
@@ -94,11 +103,10 @@ def _cmd_study(args):
     summary = summarise_study(results)
     if args.json:
         settings_dict = {k: v for k, v in settings.as_dict().items() if k != "seed"}
-        text = json.dumps({"settings": settings_dict, "first_seed": args.first_seed,
-                           "summary": summary,
-                           # through pandas' JSON, which writes missing values as null
-                           "replicates": json.loads(results.to_json(orient="records"))},
-                          indent=2) + "\n"
+        text = _json({"settings": settings_dict, "first_seed": args.first_seed,
+                      "summary": summary,
+                      # through pandas' JSON, which writes missing values as null
+                      "replicates": json.loads(results.to_json(orient="records"))}) + "\n"
     else:
         text = study_text(results, summary, settings)
     write_text(text, args.out)
@@ -208,15 +216,23 @@ def main(argv=None):
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    raise_on_sigterm()  # SIGTERM ends a command as Ctrl-C does: old files kept, none partial
     try:
         args.run(args)
     except BrokenPipeError:
         # The reader (head, a pager) stopped early; that is not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Terminated:
+        print(f"{parser.prog} {args.command}: terminated; no file was changed", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"{parser.prog} {args.command}: interrupted; no file was changed", file=sys.stderr)
         return 130
+    except MemoryError:
+        print(f"{parser.prog} {args.command}: error: not enough memory for this work",
+              file=sys.stderr)
+        return 2
     except ValueError as error:
         print(f"{parser.prog} {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -40,10 +40,16 @@ class Columns:
             if name not in data.columns:
                 shown = ", ".join(map(str, data.columns[:10]))
                 raise ValueError(f"{role}: the data have no column {name!r} (columns: {shown})")
+            if (data.columns == name).sum() > 1:
+                raise ValueError(f"{role}: the data have {(data.columns == name).sum()} columns "
+                                 f"named {name!r}; rename them so that each name is used once")
         if len(set(names.values())) < 3:
             raise ValueError(f"y, x and cluster must be three different columns, got {names}")
         for role in ("y", "x"):
             column = data[names[role]]
+            if pd.api.types.is_complex_dtype(column):
+                raise ValueError(f"{role}: column {names[role]!r} holds complex numbers; it "
+                                 "must hold real numbers")
             if not (pd.api.types.is_numeric_dtype(column)
                     and not pd.api.types.is_bool_dtype(column)):
                 raise ValueError(f"{role}: column {names[role]!r} must be numeric; "
@@ -61,9 +67,44 @@ class Columns:
                     f"{role}: column {names[role]!r} has a value of magnitude {peak:g}; "
                     f"values must lie in [-{MAX_MAGNITUDE:g}, {MAX_MAGNITUDE:g}] so that "
                     "their variance is finite")
+        _check_scales(values, names)
         codes, labels = _code_labels(columns["cluster"])
         return cls(values["y"], values["x"], codes.astype(np.intp), np.asarray(labels), names,
                    int((~keep).sum()))
+
+
+# The smallest spread of y or x, and the largest ratio of the two, whose variances (and
+# the slope's) a double can hold: 1e-150 squared is 1e-300, near the smallest normal double.
+MIN_SPREAD = 1e-150
+
+
+def spread(values):
+    """The standard deviation of ``values``, without overflow or underflow of its squares."""
+    if len(values) == 0:
+        return 0.0
+    centred = values - values.mean()
+    peak = np.abs(centred).max()
+    if peak == 0:
+        return 0.0
+    return float(peak * np.sqrt(np.mean((centred / peak) ** 2)))
+
+
+def _check_scales(values, names):
+    """Refuse columns so small, or so unequal, that the fit's variances cannot be held."""
+    spreads = {role: spread(column) for role, column in values.items()}
+    for role, size in spreads.items():
+        if 0 < size < MIN_SPREAD:
+            raise ValueError(
+                f"{role}: column {names[role]!r} varies by only {size:.1e} (its standard "
+                f"deviation); it must vary by at least {MIN_SPREAD:g}, so that the variances "
+                "are numbers a computer can hold: multiply it by a power of 10")
+    if spreads["y"] > 0 and spreads["x"] > 0:
+        ratio = spreads["y"] / spreads["x"]
+        if not MIN_SPREAD <= ratio <= 1 / MIN_SPREAD:
+            raise ValueError(
+                f"x: the spreads of {names['y']!r} and {names['x']!r} differ by a factor of "
+                f"{ratio:.1e}, so the slope's variance cannot be held; the factor must lie in "
+                f"[{MIN_SPREAD:g}, {1 / MIN_SPREAD:g}]: multiply one of them by a power of 10")
 
 
 def as_pandas(data):

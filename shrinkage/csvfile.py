@@ -15,11 +15,15 @@ import csv
 import io
 import re
 import sys
+from contextlib import contextmanager
 
 import pandas as pd
 
 SEPARATORS = [",", ";", "\t", "|"]
 _SAMPLE_BYTES = 1 << 16
+# A character of UTF-8 that is not ASCII: a lead byte and its continuation bytes.
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}"
+                            rb"|[\xf0-\xf4][\x80-\xbf]{3}")
 _DECIMAL_COMMA = re.compile(r"(?:^|[;\t|])\s*\"?-?\d+,\d+\"?\s*(?=[;\t|]|$)", re.MULTILINE)
 
 
@@ -28,27 +32,90 @@ def _describe(separator):
                                                                         repr(separator))
 
 
-def sniff_encoding(sample):
-    """The encoding of a file that starts with the bytes ``sample``.
+def _line_at(raw, offset):
+    """The line number (from 1) of the byte at ``offset`` of ``raw``."""
+    return raw.count(b"\n", 0, offset) + raw.count(b"\r", 0, offset) - raw.count(
+        b"\r\n", 0, offset) + 1
+
+
+def sniff_encoding(raw):
+    """The encoding of a file whose bytes are ``raw``: UTF-8, UTF-16 or Latin-1.
 
     Raises
     ------
     ValueError
-        For a binary file (NUL bytes without a UTF-16 byte-order mark).
+        For a binary file (NUL bytes without a UTF-16 byte-order mark), and for a file
+        that mixes UTF-8 with another encoding (some lines UTF-8, others not), naming a
+        line of each.
     """
-    if sample.startswith(codecs.BOM_UTF8):
+    if raw.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if b"\0" in sample:
+    _refuse_binary(raw[:_SAMPLE_BYTES])
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        utf8 = _UTF8_SEQUENCE.search(raw)
+        if utf8 is not None:
+            raise ValueError(
+                f"mixes text encodings: line {_line_at(raw, utf8.start())} is UTF-8 but line "
+                f"{_line_at(raw, error.start)} is not; save the file in one encoding, or pass "
+                "--encoding to read all of it in one") from None
+        return "latin-1"
+    return "utf-8"
+
+
+def _refuse_binary(start):
+    """Refuse a file whose first bytes ``start`` hold NUL bytes without a UTF-16 mark."""
+    if b"\0" in start and not start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise ValueError("is a binary file, not a CSV text file (for UTF-16 text without a "
                          "byte-order mark, pass --encoding utf-16-le or utf-16-be)")
+
+
+def _check_text_encoding(encoding):
+    """Refuse a name that is not a text encoding (unknown, or a codec such as rot13)."""
     try:
-        sample.decode("utf-8")
-    except UnicodeDecodeError as error:
-        if error.start < len(sample) - 3:  # not just a character cut at the sample's end
-            return "latin-1"
-    return "utf-8"
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"encoding: unknown encoding {encoding!r} (for example utf-8, "
+                         "latin-1, utf-16)") from None
+    try:
+        b"a".decode(encoding)  # (an empty input is not even looked at)
+    except UnicodeDecodeError:
+        pass  # a text encoding, to which one byte is not a whole character
+    except LookupError:  # a codec of bytes or of text alone: rot13, base64, zlib, hex
+        raise ValueError(f"encoding: {encoding!r} is not a text encoding (for example utf-8, "
+                         "latin-1, utf-16)") from None
+
+
+@contextmanager
+def _fields_of_any_size():
+    """Let the csv module read fields longer than its default limit of 128 KiB."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _check_rows(text, separator, spaced, fields, name):
+    """Refuse a row with more or fewer fields than the header, naming its line."""
+    reader = csv.reader(io.StringIO(text), delimiter=separator, skipinitialspace=spaced)
+    with _fields_of_any_size():
+        try:
+            for row in reader:
+                if reader.line_num == 1 or not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                if len(row) != fields:
+                    raise ValueError(
+                        f"data: line {reader.line_num} of {name} has {len(row)} fields but the "
+                        f"header has {fields}; every row needs one field per column (pass "
+                        "--sep if the file uses another separator)")
+        except csv.Error as error:
+            raise ValueError(f"data: line {reader.line_num} of {name} could not be read "
+                             f"({error})") from None
 
 
 def sniff_dialect(text):
@@ -67,8 +134,9 @@ def sniff_dialect(text):
 
 
 def _header_names(text, separator, spaced):
-    first = next(csv.reader(io.StringIO(text), delimiter=separator,
-                            skipinitialspace=spaced), [])
+    with _fields_of_any_size():
+        first = next(csv.reader(io.StringIO(text), delimiter=separator,
+                                skipinitialspace=spaced), [])
     return [name.strip() if spaced else name for name in first]
 
 
@@ -113,29 +181,24 @@ def read_columns(source, y, x, cluster, sep=None, decimal=None, encoding=None, s
         One line naming the file, the column or the line.
     """
     name = "standard input" if str(source) == "-" else repr(str(source))
+    if encoding is not None:
+        _check_text_encoding(encoding)
+    raw = _read_bytes(source, name, stdin, check_start=None if encoding else _refuse_binary)
+    if not raw.strip():
+        raise ValueError(f"data: {name} is empty")
     try:
-        handle = (stdin or sys.stdin.buffer) if str(source) == "-" else open(source, "rb")
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
-        raise ValueError(f"data: cannot read {name}: {error.strerror}") from None
-    with handle:
-        sample = handle.read(_SAMPLE_BYTES)
-        if not sample.strip():
-            raise ValueError(f"data: {name} is empty")
-        try:
-            encoding = encoding or sniff_encoding(sample)
-        except ValueError as error:
-            raise ValueError(f"data: {name} {error}") from None
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise ValueError(f"encoding: unknown encoding {encoding!r} "
-                             "(for example utf-8, latin-1, utf-16)") from None
-        raw = sample + handle.read()
+        encoding = encoding or sniff_encoding(raw)
+    except ValueError as error:
+        raise ValueError(f"data: {name} {error}") from None
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as error:
-        raise ValueError(f"data: {name} is not {encoding} text (byte {error.start}); "
-                         "pass --encoding, for example --encoding latin-1") from None
+        raise ValueError(f"data: {name} is not {encoding} text (line {_line_at(raw, error.start)}"
+                         "); pass --encoding, for example --encoding latin-1") from None
+    except MemoryError:
+        raise ValueError(f"data: {name} is too large to read into memory") from None
+    # Old Mac files end their lines with a carriage return alone.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     sniffed_sep, sniffed_decimal, spaced = sniff_dialect(text[:_SAMPLE_BYTES])
     sep = sep or sniffed_sep
     decimal = decimal or sniffed_decimal
@@ -156,10 +219,13 @@ def read_columns(source, y, x, cluster, sep=None, decimal=None, encoding=None, s
                              f"{shown}{hint}")
     if len(set(wanted.values())) < 3:
         raise ValueError(f"y, x and cluster must be three different columns, got {wanted}")
+    _check_rows(text, sep, spaced, len(names), name)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, usecols=list(wanted.values()),
                             dtype=str, keep_default_na=False, na_values=["", "NA", "NaN"],
                             skipinitialspace=spaced, skip_blank_lines=False, engine="c")
+    except MemoryError:
+        raise ValueError(f"data: {name} is too large to read into memory") from None
     except (pd.errors.ParserError, ValueError) as error:
         reason = str(error).strip().splitlines()[-1]
         raise ValueError(f"data: {name} could not be read as {_describe(sep)}-separated text "
@@ -197,3 +263,34 @@ def _blank_lines(text, rows):
     flags = [not line.strip() for line in lines[:rows]]
     flags += [False] * (rows - len(flags))
     return pd.Series(flags)
+
+
+def _read_bytes(source, name, stdin=None, check_start=None):
+    """The bytes of ``source`` (a path, or ``-`` for standard input), or one-line refusals.
+
+    ``check_start`` sees the first bytes before the rest is read (a binary file is
+    refused at once, however large).
+    """
+    try:
+        if str(source) == "-":
+            if stdin is None and (sys.stdin is None or sys.stdin.closed):
+                raise ValueError("data: standard input is closed; pipe the file in, or give "
+                                 "its name")
+            handle = stdin or sys.stdin.buffer
+        else:
+            handle = open(source, "rb")
+        with handle:
+            start = handle.read(_SAMPLE_BYTES)
+            if check_start is not None:
+                try:
+                    check_start(start)
+                except ValueError as error:
+                    raise ValueError(f"data: {name} {error}") from None
+            return start + handle.read()
+    except MemoryError:
+        raise ValueError(f"data: {name} is too large to read into memory") from None
+    except (OSError, ValueError) as error:
+        if isinstance(error, ValueError) and str(error).startswith("data:"):
+            raise
+        reason = getattr(error, "strerror", None) or str(error)
+        raise ValueError(f"data: cannot read {name}: {reason}") from None

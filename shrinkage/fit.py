@@ -250,16 +250,18 @@ def parse_formula(formula):
     return y, x, cluster, "slope" if inner == x else "intercept"
 
 
-def fit_models(data, y="y", x="x", cluster="cluster", *, model="slope", method="REML"):
+def fit_models(source=None, /, y="y", x="x", cluster="cluster", *, data=None, model="slope",
+               method="REML"):
     """Fit both models: per-cluster least squares and the mixed model.
 
     Parameters
     ----------
-    data : pandas.DataFrame or str
-        One row per observation, as from :func:`shrinkage.create_data`; or a formula,
-        with the data second: ``fit_models("Reaction ~ Days + (Days | Subject)", df)``
-        (see :func:`parse_formula` for the two forms).  Tables with ``to_pandas()``
-        (polars, pyarrow) are converted.
+    source : pandas.DataFrame or str
+        The data, one row per observation, as from :func:`shrinkage.create_data`; or a
+        formula, with the data second or as ``data=``:
+        ``fit_models("Reaction ~ Days + (Days | Subject)", df)`` (see
+        :func:`parse_formula` for the two forms).  Tables with ``to_pandas()`` (polars,
+        pyarrow) are converted.
     y, x, cluster : str
         The names of the response, the predictor and the cluster column.  Cluster
         labels may be numbers or text; they are kept as they are.  Rows with a
@@ -267,6 +269,8 @@ def fit_models(data, y="y", x="x", cluster="cluster", *, model="slope", method="
     model : {"slope", "intercept"}, default "slope"
         ``y ~ x + (x | cluster)``, random intercepts and slopes, or
         ``y ~ x + (1 | cluster)``, random intercepts (a formula sets it).
+    data : pandas.DataFrame, optional
+        The data, by name: ``fit_models(formula, data=df)`` or ``fit_models(data=df)``.
     method : {"REML", "ML"}, default "REML"
         Restricted maximum likelihood (lme4's default) or maximum likelihood
         (``lmer(..., REML = FALSE)``; compare models with different fixed effects
@@ -287,12 +291,21 @@ def fit_models(data, y="y", x="x", cluster="cluster", *, model="slope", method="
     ConvergenceError
         When no start reaches a point that passes the optimality check.
     """
-    if isinstance(data, str):  # fit_models(formula, data)
-        formula, data = data, y
-        if isinstance(data, str):
+    if isinstance(source, str):  # fit_models(formula, data) or fit_models(formula, data=...)
+        formula = source
+        if data is None:
+            data, y = (y, "y") if not isinstance(y, str) else (None, y)
+        if data is None or isinstance(data, str):
             raise ValueError("data: give the data after the formula, as in "
                              "fit_models('y ~ x + (x | cluster)', data)")
         y, x, cluster, model = parse_formula(formula)
+    elif source is not None and data is not None:
+        raise ValueError("data: give the data once, either first or as data=")
+    else:
+        data = source if source is not None else data
+        if data is None:
+            raise ValueError("data: no data given; fit_models(data) or "
+                             "fit_models(formula, data)")
     if model not in MODELS:
         raise ValueError(f"model must be 'slope' or 'intercept', got {model!r}")
     if method not in METHODS:
@@ -368,7 +381,8 @@ def _assemble(cols, sums, d_s, decrease, model="slope", method="REML"):
     sigma2 = scale ** 2 * sigma2_s
     cov = sigma2 * d
     sd = np.sqrt(np.diag(cov))
-    corr = cov[0, 1] / (sd[0] * sd[1]) if sd.all() else float("nan")
+    # Clipped: rounding can put a boundary fit's correlation a hair beyond +-1.
+    corr = float(np.clip(cov[0, 1] / (sd[0] * sd[1]), -1, 1)) if sd.all() else float("nan")
     effects = scale * (m @ modes_s).T  # (G, 2)
 
     coef = beta + effects[cols.codes]

@@ -14,12 +14,14 @@ is the profiled criterion the fit minimises (:func:`shrinkage.reml.criterion`).
 """
 
 import math
+import warnings
 from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from .predict import normal_quantile
 from .reml import Blocks, cluster_terms, generalised_least_squares, theta_of
 
 
@@ -51,7 +53,9 @@ class Profile:
         v = fit.variance
         if fit.model == "slope":
             self.names = ["sd_intercept", "correlation", "sd_slope", "sigma"]
-            corr = v["correlation"] if np.isfinite(v["correlation"]) else 0.0
+            # Rounding can put a boundary fit's correlation a hair beyond +-1.
+            corr = float(np.clip(v["correlation"], -1.0, 1.0)) if np.isfinite(
+                v["correlation"]) else 0.0
             self.estimate = np.array([math.sqrt(v["intercept"]), corr, math.sqrt(v["slope"]),
                                       math.sqrt(v["residual"])])
         else:
@@ -171,15 +175,29 @@ def conf_int(fit, level=0.95):
         Wald intervals use the fit's own standard errors; the profile intervals are
         those of the maximum-likelihood fit (see the module's notes).  An end at a
         bound (a standard deviation of 0, a correlation of +-1) means the profile stays
-        within the level up to the bound.
+        within the level up to the bound.  An end that cannot be found is NaN, named
+        in ``result.attrs["not_found"]`` and in an :class:`IntervalWarning`.
     """
-    if not (isinstance(level, (int, float)) and 0 < level < 1):
-        raise ValueError(f"level must be a number in (0, 1), got {level!r}")
-    z = NormalDist().inv_cdf(0.5 + level / 2)
+    z = normal_quantile(level)
     fe = fit.fixed_effects
     rows = {name: (row.estimate - z * row.std_error, row.estimate + z * row.std_error)
             for name, row in fe.iterrows()}
     profile = Profile(fit)
-    for index, name in enumerate(profile.names):
-        rows[name] = profile.interval(index, level)
-    return pd.DataFrame.from_dict(rows, orient="index", columns=["lower", "upper"])
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        # A trial point off the domain is simply infinite; that is not news to the reader.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for index, name in enumerate(profile.names):
+            rows[name] = profile.interval(index, level)
+    result = pd.DataFrame.from_dict(rows, orient="index", columns=["lower", "upper"])
+    missing = [f"the {end} end of {name}" for name, row in result.iterrows()
+               for end in ("lower", "upper") if np.isnan(row[end])]
+    result.attrs["not_found"] = missing
+    if missing:
+        warnings.warn(f"conf_int: {', '.join(missing)} could not be found: the profile did "
+                      f"not cross its {level:.0%} threshold where it could be followed "
+                      "(those ends are NaN; the rest hold)", IntervalWarning, stacklevel=3)
+    return result
+
+
+class IntervalWarning(UserWarning):
+    """An end of a profile interval that could not be found (it is NaN in the result)."""

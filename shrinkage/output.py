@@ -13,6 +13,10 @@ Two kinds of target are not replaced:
   ``/dev/stdout``) is written through, as ``cat > target`` would: its content is
   made in the temporary folder first and copied into it only when complete.
 
+A file that is replaced keeps its permissions; a file that nobody may write (no write
+bit) is refused, and so is an output that names an input or another output.  SIGTERM
+is handled as Ctrl-C is (:class:`Terminated`): the old files stay, nothing partial.
+
 A temporary file's name carries the id of the process writing it
 (``.NAME.PID-XXXX.partial.SUFFIX``), so one left behind by a killed process is
 recognised and removed by the next write to the same target.
@@ -31,6 +35,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 STDOUT = "-"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so the same cleanup runs."""
+
+
+def raise_on_sigterm():
+    """From now on, SIGTERM raises :class:`Terminated` in the main thread."""
+    def handler(signum, frame):
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, handler)
 # Streams of this process (/dev/stdout, /proc/self/fd/1) are written through even when
 # they are regular files: replacing one would cut off output appended to it.
 _STREAM_FOLDERS = ("/dev/", "/proc/")
@@ -100,7 +116,60 @@ def check_target(path, option="out"):
     if not os.access(target.parent, os.W_OK | os.X_OK):
         raise ValueError(f"{option}: cannot write into the folder of {str(path)!r} "
                          "(permission denied)")
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        mode = None
+    if mode is not None and stat.S_ISREG(mode) and not mode & 0o222:
+        raise ValueError(f"{option}: {str(path)!r} is read-only (no write permission); make "
+                         "it writable or give another name")
     return target
+
+
+def same_file(first, second):
+    """Whether two paths name one file: links followed, any spelling, hard links too."""
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one of them does not exist yet
+        return os.path.realpath(first) == os.path.realpath(second)
+
+
+def refuse_overlaps(inputs, outputs):
+    """Refuse, before anything is written, an output that names an input or another output.
+
+    Parameters
+    ----------
+    inputs, outputs : dict
+        ``{option: path}``; ``None`` and ``-`` (standard input or output) are left out,
+        and so are outputs written through (devices, FIFOs), which replace nothing.
+
+    Raises
+    ------
+    ValueError
+        One line naming the two options.
+    """
+    files = {option: path for option, path in outputs.items()
+             if path is not None and str(path) != STDOUT and not writes_through(path)}
+    for option, path in files.items():
+        for source_option, source in inputs.items():
+            if source is not None and str(source) != STDOUT and same_file(source, path):
+                raise ValueError(f"{option}: {str(path)!r} is the input file (--{source_option}); "
+                                 "writing it would destroy the data: give another name")
+    named = list(files.items())
+    for index, (option, path) in enumerate(named):
+        for other, other_path in named[index + 1:]:
+            if same_file(path, other_path):
+                raise ValueError(f"{other}: {str(other_path)!r} is the same file as --{option}; "
+                                 "give each output its own name")
+
+
+def _existing_mode(path):
+    """The permission bits of an existing regular file, or None."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return stat.S_IMODE(status.st_mode) if stat.S_ISREG(status.st_mode) else None
 
 
 def _mode_for_new_files():
@@ -147,13 +216,13 @@ def remove_stale_temporaries(final):
     return removed
 
 
-def _new_temporary(final, through, target, option):
+def _new_temporary(final, through, target, option, suffix=None):
     # A written-through target's folder (/dev) is no place for files of ours.
     folder = None if through else final.parent
     prefix = f".{final.stem}.{os.getpid()}-" if not through else "shrinkage-"
     try:
         handle, name = tempfile.mkstemp(dir=folder, prefix=prefix,
-                                        suffix=f".partial{final.suffix}")
+                                        suffix=f".partial{suffix or final.suffix}")
     except OSError as error:
         raise ValueError(f"{option}: cannot write into the folder of {str(target)!r} "
                          f"({error.strerror or error})") from None
@@ -163,16 +232,17 @@ def _new_temporary(final, through, target, option):
 
 @contextmanager
 def _interrupts_held():
-    """Hold Ctrl-C (SIGINT) back until the block ends.
+    """Hold Ctrl-C (SIGINT) and SIGTERM back until the block ends.
 
     A temporary file is made, then recorded for removal: an interrupt between the two
-    would leave a file that nothing removes.  Held back, it arrives once the file is
-    recorded.
+    would leave a file that nothing removes.  The finished files replace their targets
+    one after another: an interrupt between two would leave some new and some old.
+    Held back, it arrives once the block is done.
     """
     if not hasattr(signal, "pthread_sigmask"):  # not on POSIX: nothing to hold with
         yield
         return
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
     finally:
@@ -204,7 +274,7 @@ def _copy_into(temporary, final, target, option):
 
 
 @contextmanager
-def replacing(*targets, options=None):
+def replacing(*targets, options=None, suffixes=None):
     """Yield temporary paths that replace ``targets`` together when the block ends.
 
     Parameters
@@ -215,6 +285,9 @@ def replacing(*targets, options=None):
         tools that read a leading ``-`` as an option never see one).
     options : sequence of str, optional
         The parameter name of each target, for error messages (default ``out``).
+    suffixes : sequence of str, optional
+        The suffix of each temporary file, for a target written through whose name has
+        none (``/dev/null``); by default the target's own.
 
     Yields
     ------
@@ -224,33 +297,41 @@ def replacing(*targets, options=None):
         writing raises ``OSError`` naming the target.
     """
     options = options or ["out"] * len(targets)
+    suffixes = suffixes or [None] * len(targets)
     finals = [check_target(target, option) for target, option in zip(targets, options)]
     through = [writes_through(target) for target in targets]
+    modes = [_existing_mode(final) if not direct else None
+             for final, direct in zip(finals, through)]
     temporaries = []
     try:
-        for target, option, final, direct in zip(targets, options, finals, through):
+        for target, option, final, direct, suffix in zip(targets, options, finals, through,
+                                                          suffixes):
             if not direct:
                 remove_stale_temporaries(final)
             with _interrupts_held():
-                temporaries.append(_new_temporary(final, direct, target, option))
+                temporaries.append(_new_temporary(final, direct, target, option, suffix))
         try:
             yield temporaries
         except OSError as error:
             if error.errno in _DISK_ERRORS:
                 raise _disk_error(error, targets, options, temporaries) from None
             raise
-        mode = _mode_for_new_files()
-        for temporary, direct in zip(temporaries, through):
+        new_mode = _mode_for_new_files()
+        for temporary, direct, mode in zip(temporaries, through, modes):
             if not direct:
-                os.chmod(temporary, mode)  # mkstemp makes files private; outputs are not
-        # Streams and devices first: a copy into them is the step that can still fail.
+                # mkstemp makes files private; a new output is not, a replaced one keeps
+                # the permissions it had.
+                os.chmod(temporary, new_mode if mode is None else mode)
+        # Streams and devices first: a copy into them is the step that can still fail (and
+        # may wait for a reader, so Ctrl-C stays free there).
         for temporary, final, target, option, direct in zip(temporaries, finals, targets,
                                                             options, through):
             if direct:
                 _copy_into(temporary, final, target, option)
-        for temporary, final, direct in zip(temporaries, finals, through):
-            if not direct:
-                os.replace(temporary, final)
+        with _interrupts_held():  # every file replaced, or (before this) none
+            for temporary, final, direct in zip(temporaries, finals, through):
+                if not direct:
+                    os.replace(temporary, final)
     finally:
         for temporary in temporaries:
             temporary.unlink(missing_ok=True)

@@ -11,12 +11,14 @@ These functions read only a fit's parts (``variance``, ``fixed_effects``,
 ``fixed_covariance``, ``clusters``, ``columns``) and import nothing of
 :mod:`shrinkage.fit`, which offers them as methods (``MixedFit.predict``).
 """
+import numbers
 from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
 from .columns import as_pandas
+from .data import MAX_MAGNITUDE
 
 
 def random_effects_covariance(fit):
@@ -67,11 +69,17 @@ def random_effects(fit):
     return table
 
 
+def check_level(level):
+    """``level`` as a float in (0, 1); a one-line ``ValueError`` for anything else."""
+    if isinstance(level, (bool, np.bool_)) or not isinstance(level, numbers.Real) \
+            or not 0 < level < 1:
+        raise ValueError(f"level must be a number in (0, 1), got {level!r}")
+    return float(level)
+
+
 def normal_quantile(level):
     """The two-sided normal quantile for coverage ``level`` (1.96 for 0.95)."""
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
-    return NormalDist().inv_cdf(0.5 + level / 2)
+    return NormalDist().inv_cdf(0.5 + check_level(level) / 2)
 
 
 def cluster_intervals(fit, level=0.95):
@@ -141,6 +149,10 @@ def predict(fit, newdata, clusters=True, level=None):
         If a needed column is missing or ``x`` is not numeric and finite.
     """
     newdata = as_pandas(newdata)
+    if not isinstance(clusters, (bool, np.bool_)):
+        raise ValueError(f"clusters must be True or False, got {clusters!r}")
+    if level is not None:
+        check_level(level)
     x_name, cluster_name = fit.names["x"], fit.names["cluster"]
     needed = [x_name] + ([cluster_name] if clusters else [])
     for name in needed:
@@ -150,6 +162,10 @@ def predict(fit, newdata, clusters=True, level=None):
     x = pd.to_numeric(newdata[x_name], errors="coerce").to_numpy(float)
     if not np.all(np.isfinite(x)):
         raise ValueError(f"newdata: column {x_name!r} must be numeric and finite")
+    if not np.all(np.abs(x) <= MAX_MAGNITUDE):
+        raise ValueError(f"newdata: column {x_name!r} has a value of magnitude "
+                         f"{np.abs(x).max():g}; values must lie in [-{MAX_MAGNITUDE:g}, "
+                         f"{MAX_MAGNITUDE:g}]")
     fixed = fit.fixed_effects["estimate"].to_numpy()
     design = np.column_stack([np.ones(len(x)), x])
     position = (pd.Index(fit.clusters["cluster"]).get_indexer(newdata[cluster_name])

@@ -89,8 +89,13 @@ class ClusterSums:
     @classmethod
     def from_columns(cls, cols):
         xs, x_centre, x_scale = _standardise(cols.x)
-        peak = np.abs(cols.y).max()
-        unit = cols.y / peak if peak > 0 else cols.y
+        # y centred first: its precision is judged by its spread, not by an offset (data
+        # such as 1e13 + noise keep every digit of the noise the offset leaves them).
+        magnitude = np.abs(cols.y).max()
+        y_centre = float(np.mean(cols.y / magnitude) * magnitude) if magnitude > 0 else 0.0
+        centred = cols.y - y_centre
+        peak = np.abs(centred).max()
+        unit = centred / peak if peak > 0 else centred
         # x_s has mean 0 and mean square 1, so the pooled line is two means away.
         slope_s = np.dot(xs, unit) / len(xs)
         resid = unit - unit.mean() - slope_s * xs
@@ -103,7 +108,7 @@ class ClusterSums:
         moments = cluster_moments(cols.codes, len(cols.labels), xs, ys)
         y_scale = spread * peak
         slope = slope_s * y_scale / spread / x_scale
-        line = np.array([unit.mean() * peak - slope * x_centre, slope])
+        line = np.array([y_centre + unit.mean() * peak - slope * x_centre, slope])
         return cls(*moments, x_centre, x_scale, line, y_scale,
                    y_precision=8 * _EPS / spread)
 

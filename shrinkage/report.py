@@ -6,10 +6,31 @@ The functions read a fit's attributes only, so this module imports nothing from
 
 import math
 
+import numpy as np
+
 
 def _number_or_none(value):
     value = float(value)
-    return None if math.isnan(value) else value
+    return value if math.isfinite(value) else None
+
+
+def json_ready(data):
+    """``data`` with every float that JSON cannot hold (NaN, infinities) as ``None``.
+
+    JSON has no NaN or Infinity; ``json.dumps`` would write them all the same, and many
+    readers then fail on the file.
+    """
+    if isinstance(data, dict):
+        return {key: json_ready(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [json_ready(value) for value in data]
+    if isinstance(data, (bool, np.bool_)):
+        return bool(data)
+    if isinstance(data, (int, np.integer)):
+        return int(data)
+    if isinstance(data, (float, np.floating)):
+        return _number_or_none(data)
+    return data
 
 
 def _label(value):
@@ -31,7 +52,7 @@ def fit_to_dict(fit):
     slope for a one-observation cluster, a correlation when a variance is zero) are
     ``None``.
     """
-    fixed = {name: {key: float(row[key]) for key in ("estimate", "std_error", "t_value")}
+    fixed = {name: {key: _number_or_none(row[key]) for key in ("estimate", "std_error", "t_value")}
              for name, row in fit.fixed_effects.iterrows()}
     clusters = [
         {"cluster": _label(row.cluster), "n": int(row.n),

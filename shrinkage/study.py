@@ -14,6 +14,7 @@ only on its seed, so the numbers are the same for every backend and job count.
 """
 
 import math
+import os
 import sys
 from dataclasses import replace
 
@@ -132,12 +133,44 @@ def simulation_study(settings=None, replicates=200, first_seed=1, n_jobs=None, p
     batches = np.array_split(seeds, max(1, math.ceil(replicates / 10)))
     bar = ProgressBar(replicates, "replicates", sys.stderr) if progress else None
     rows = []
-    parallel = Parallel(n_jobs=-1 if n_jobs is None else n_jobs, return_as="generator")
+    parallel = Parallel(n_jobs=workers(n_jobs, len(batches)), return_as="generator")
     for batch in parallel(delayed(_run_batch)(settings, batch) for batch in batches):
         rows.extend(batch)
         if bar:
             bar.advance(len(batch))
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+# Workers per core that an explicit n_jobs may ask for on this machine's own cores.
+MOST_WORKERS_PER_CORE = 4
+
+
+def usable_cores():
+    """The cores this process may run on (a container or taskset can allow fewer)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def workers(n_jobs, items):
+    """How many workers to start for ``items`` pieces of work.
+
+    Never more than the pieces of work.  On this machine (joblib's process and thread
+    backends), never more than its usable cores unless ``n_jobs`` asks for more, and then
+    at most ``MOST_WORKERS_PER_CORE`` per core; on another backend (a Dask cluster),
+    ``-1`` is all of its workers, as joblib counts them.
+    """
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    local = type(backend).__name__ in ("LokyBackend", "MultiprocessingBackend",
+                                       "ThreadingBackend", "SequentialBackend")
+    if n_jobs in (None, -1):
+        return min(items, usable_cores()) if local else -1
+    if local:
+        n_jobs = min(n_jobs, MOST_WORKERS_PER_CORE * usable_cores())
+    return min(n_jobs, items)
 
 
 def summarise_study(results):

@@ -139,6 +139,23 @@ def test_a_deleted_media_file_is_made_again(small):
     assert "One more sentence." in (small / "_build" / "html" / "book" / "few_obs.html").read_text()
 
 
+def test_an_emptied_or_cut_page_of_the_site_is_written_again(small):
+    site = small / "_build" / "html"
+    emptied, cut = site / "book" / "model.html", site / "book" / "baseline.html"
+    whole = {page: page.read_text() for page in (emptied, cut)}
+    emptied.write_text("")
+    cut.write_text(whole[cut][: len(whole[cut]) // 2])
+    log = rebuild(small)
+    assert "2 page(s)" in log and "damaged" in log
+    assert not executed_chapters(log)  # the executions are cached: only pages are written
+    for page, text in whole.items():
+        # The same page (its article; a stylesheet link may gain a version on a rebuild).
+        def article(html):
+            return html[html.index("<main"):html.index("</main>")]
+        assert page.read_text().rstrip().endswith("</html>")
+        assert article(page.read_text()) == article(text)
+
+
 def test_a_damaged_cached_notebook_runs_its_chapter_again(small):
     # The model chapter: the cheapest to run again (no animation).
     _, notebook = cache_records(small)["model"]

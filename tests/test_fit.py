@@ -326,3 +326,65 @@ def test_missing_values_are_dropped_and_reported():
     assert fit.dropped == 4 and fit.nobs == 996
     assert fit.reml_criterion == full.reml_criterion
     assert "4 rows with missing values left out" in fit.summary()
+
+
+# --- Data at the edges of what a double holds, and tables that are not what they seem ---
+
+def test_values_too_small_for_their_variances_are_refused_in_one_line():
+    data = create_data()
+    for column, scale in (("y", 1e-200), ("x", 1e-170)):
+        tiny = data.assign(**{column: data[column] * scale})
+        with pytest.raises(ValueError, match=rf"^{column}: column '{column}' varies by only "
+                           r".* it must vary by at least 1e-150"):
+            fit_models(tiny)
+    with pytest.raises(ValueError, match=r"^x: the spreads of 'y' and 'x' differ by a factor"):
+        fit_models(data.assign(y=data["y"] * 1e100, x=data["x"] * 1e-100))
+
+
+def test_small_but_representable_data_fit_as_the_same_model_rescaled():
+    # R: lmer on the article's baseline data; the fit is equivariant, so y and x times 1e-140
+    # give lme4's variances times 1e-280 and its fixed effects times 1e-140 and 1.
+    data, r_fit = read_reference("baseline")
+    fit = fit_models(data.assign(y=data["y"] * 1e-140, x=data["x"] * 1e-140))
+    assert fit.variance["residual"] == pytest.approx(r_fit["variance"]["residual"] * 1e-280,
+                                                     rel=1e-5)
+    assert fit.fixed_effects["estimate"].tolist() == pytest.approx(
+        [r_fit["fixed_effects"]["Intercept"]["estimate"] * 1e-140,
+         r_fit["fixed_effects"]["x"]["estimate"]], rel=1e-5)
+    assert np.isfinite(fit.fixed_effects.to_numpy()).all()
+
+
+def test_a_large_offset_is_centred_before_precision_is_judged():
+    # y = N(0, 1) + 1e13 keeps every digit of its noise but the last few: a fit, not a refusal.
+    data, r_fit = read_reference("baseline")
+    fit = fit_models(data.assign(y=data["y"] + 1e13))
+    assert fit.variance["residual"] == pytest.approx(r_fit["variance"]["residual"], rel=1e-3)
+    assert fit.fixed_effects.loc["x", "estimate"] == pytest.approx(
+        r_fit["fixed_effects"]["x"]["estimate"], rel=1e-3)
+
+
+def test_complex_values_and_duplicate_columns_are_refused_by_name():
+    data = create_data()
+    with pytest.raises(ValueError, match=r"^y: column 'y' holds complex numbers; it must hold "
+                       "real numbers$"):
+        fit_models(data.assign(y=data["y"] + 1j))
+    twice = pd.concat([data, data[["x"]]], axis=1)
+    with pytest.raises(ValueError, match=r"^x: the data have 2 columns named 'x'"):
+        fit_models(twice)
+
+
+def test_a_formula_takes_its_data_by_position_or_by_name():
+    data = create_data()
+    by_position = fit_models("y ~ x + (x | cluster)", data)
+    by_name = fit_models("y ~ x + (x | cluster)", data=data)
+    assert by_name.criterion == by_position.criterion == fit_models(data=data).criterion
+    with pytest.raises(ValueError, match="^data: give the data once"):
+        fit_models(data, data=data)
+
+
+def test_json_never_holds_nan_or_infinity(shrinkage_main, tmp_path):
+    # A random-intercept fit has no correlation: JSON's null, not NaN.
+    result = shrinkage_main("fit", "--model", "intercept", "--json")
+    assert result.returncode == 0, result.stderr
+    fitted = json.loads(result.stdout, parse_constant=lambda name: pytest.fail(name))
+    assert fitted["variance"]["correlation"] is None

@@ -5,6 +5,7 @@ from lme4's sleepstudy (shrinkage/datasets/sleepstudy.csv), nlme's Orthodont and
 (tests/reference/Orthodont.csv, BodyWeight.csv).
 """
 import json
+import math
 
 import pandas as pd
 import pytest
@@ -72,3 +73,30 @@ def test_the_level_is_checked_and_narrows_the_intervals():
     for level in (0, 1, 1.5, "0.9"):
         with pytest.raises(ValueError, match="level must be a number in"):
             fit.conf_int(level)
+
+
+def test_a_level_of_any_real_type_is_a_level():
+    import numpy as np
+
+    fit = fit_models(pd.read_csv(REFERENCE / "few_obs.csv"), model="intercept")
+    assert fit.conf_int(np.float32(0.9)).to_numpy() == pytest.approx(fit.conf_int(0.9).to_numpy(),
+                                                                     rel=1e-5)
+
+
+def test_singular_fits_get_every_profile_end(recwarn):
+    # few_obs at seed 8 ends at a correlation of -1 (by rounding a hair beyond it, which
+    # made every profile infinite and its upper ends NaN).
+    from dataclasses import replace
+
+    import numpy as np
+
+    from shrinkage import SCENARIOS, simulate
+
+    fit = fit_models(simulate(replace(SCENARIOS["few_obs"], seed=8)))
+    assert fit.singular and fit.variance["correlation"] == -1.0
+    table = fit.conf_int()
+    assert np.isfinite(table.to_numpy()).all() and table.attrs["not_found"] == []
+    sigma = math.sqrt(fit.refit(method="ML").variance["residual"])
+    assert table.loc["sigma", "lower"] < sigma < table.loc["sigma", "upper"]
+    assert table.loc["sigma", "lower"] > 0.5 * sigma  # not the bound the optimiser was given
+    assert table.loc["sd_slope", "upper"] > 0 and len(recwarn) == 0

@@ -330,3 +330,85 @@ def test_a_full_disk_is_one_line_naming_the_file(shrinkage_main, tmp_path):
         assert files_in(disk) == ["data.csv"] and (disk / "data.csv").read_text() == "old"
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+# --- No input destroyed, no output half-made ---
+
+def test_an_output_naming_the_input_is_refused_before_anything_is_written(tmp_path):
+    data = tmp_path / "s.csv"
+    data.write_text(simulate(SCENARIOS["few_obs"]).to_csv(index=False))
+    before = data.read_bytes()
+    link = tmp_path / "link.csv"
+    link.symlink_to(data)
+    hard = tmp_path / "hard.csv"
+    os.link(data, hard)
+    spellings = [str(data), str(tmp_path / "." / "s.csv"), "s.csv", str(link), str(hard)]
+    for out in spellings:
+        result = run_shrinkage("fit", "--data", str(data), "--out", out, cwd=tmp_path)
+        assert result.returncode == 2, (out, result.stderr)
+        assert result.stderr.strip().splitlines() == [
+            f"python -m shrinkage fit: error: out: {out!r} is the input file (--data); writing it "
+            "would destroy the data: give another name"]
+    animated = run_shrinkage("animate", "--data", str(data), "--out", "a.mp4", "--static",
+                             str(link), cwd=tmp_path)
+    assert animated.returncode == 2 and "static: " in animated.stderr
+    assert data.read_bytes() == before
+    assert files_in(tmp_path) == ["hard.csv", "link.csv", "s.csv"]
+
+
+def test_the_static_figure_may_not_name_the_video(tmp_path):
+    result = run_shrinkage("animate", "--out", "a.mp4", "--static", "./a.mp4", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        "python -m shrinkage animate: error: static: './a.mp4' is the same file as --out; give "
+        "each output its own name"]
+    assert files_in(tmp_path) == []
+
+
+def test_a_read_only_file_is_refused_and_a_writable_one_keeps_its_mode(shrinkage_main, tmp_path):
+    locked, shared = tmp_path / "locked.csv", tmp_path / "shared.csv"
+    for path, mode in ((locked, 0o444), (shared, 0o664)):
+        path.write_text("old")
+        path.chmod(mode)
+    refused = shrinkage_main("data", "--out", str(locked))
+    assert refused.returncode == 2 and refused.stderr.strip() == (
+        f"python -m shrinkage data: error: out: {str(locked)!r} is read-only (no write "
+        "permission); make it writable or give another name")
+    assert locked.read_text() == "old" and stat.S_IMODE(locked.stat().st_mode) == 0o444
+    assert shrinkage_main("data", "--out", str(shared)).returncode == 0
+    assert shared.read_text().startswith("y,x,cluster") and stat.S_IMODE(shared.stat().st_mode) == 0o664
+
+
+def test_sigterm_during_animate_leaves_the_old_files_and_nothing_partial(tmp_path):
+    video, poster = tmp_path / "ok.mp4", tmp_path / "ok.png"
+    video.write_bytes(b"the old video")
+    poster.write_bytes(b"the old poster")
+    process = subprocess.Popen([*SHRINKAGE, "animate", "--out", str(video), "--static", str(poster)],
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (encoders := _children_named(process.pid, "ffmpeg")):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    process.terminate()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert err.strip().splitlines() == ["python -m shrinkage animate: terminated; no file was changed"]
+    assert video.read_bytes() == b"the old video" and poster.read_bytes() == b"the old poster"
+    assert files_in(tmp_path) == ["ok.mp4", "ok.png"]
+    deadline = time.monotonic() + 10  # ffmpeg, in its own session, goes too
+
+    def running(pid):
+        try:
+            return (Path("/proc") / str(pid) / "stat").read_text().rsplit(") ", 1)[1][0] != "Z"
+        except OSError:
+            return False
+
+    while any(map(running, encoders)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(map(running, encoders))
+
+
+def test_an_animation_to_dev_null_is_written_into(shrinkage_main, tmp_path):
+    result = shrinkage_main("animate", "--n-cluster", "10", "--out", "/dev/null", "--static",
+                            "/dev/null", cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert files_in(tmp_path) == []

@@ -107,7 +107,7 @@ def test_cluster_intervals_combine_fixed_and_conditional_variance():
     np.testing.assert_allclose(table["slope_se"], expected, rtol=2e-3)
     z = 1.6448536269514722  # qnorm(0.95)
     np.testing.assert_allclose(table["slope_upper"] - table["slope"], z * table["slope_se"])
-    with pytest.raises(ValueError, match="level must be in"):
+    with pytest.raises(ValueError, match="level must be a number in"):
         cluster_intervals(fit, level=1.0)
 
 
@@ -119,3 +119,16 @@ def test_predict_refuses_rows_it_cannot_use():
         predict(fit, pd.DataFrame({"x": [np.nan], "cluster": ["1"]}))
     # Without clusters, the cluster column is not needed.
     assert len(predict(fit, pd.DataFrame({"x": [0.0]}), clusters=False)) == 1
+
+
+def test_predict_refuses_what_it_would_misread():
+    fit, _ = load("baseline")
+    rows = pd.DataFrame({"x": [0.5], "cluster": ["1"]})
+    with pytest.raises(ValueError, match=r"^clusters must be True or False, got 'no'$"):
+        fit.predict(rows, clusters="no")
+    with pytest.raises(ValueError, match=r"^level must be a number in \(0, 1\), got '0.9'$"):
+        fit.predict(rows, level="0.9")
+    with pytest.raises(ValueError, match=r"^newdata: column 'x' has a value of magnitude 1e\+300"):
+        fit.predict(rows.assign(x=1e300), level=0.9)
+    # numpy's numbers are numbers: a float32 level is a level.
+    assert fit.predict(rows, level=np.float32(0.9))["se"].notna().all()

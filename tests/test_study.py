@@ -1,7 +1,10 @@
 """The simulation study: each replicate against lme4, the same numbers on every backend."""
 import json
 import math
+import subprocess
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,13 +13,16 @@ import pytest
 from shrinkage import SCENARIOS, Settings, create_data, fit_models, simulate
 from shrinkage.study import (
     COLUMNS,
+    MOST_WORKERS_PER_CORE,
     replicate_row,
     run_replicate,
     simulation_study,
     summarise_study,
+    usable_cores,
+    workers,
 )
 
-from conftest import CASES, read_reference, run_shrinkage
+from conftest import CASES, SHRINKAGE, read_reference, run_shrinkage
 
 
 def _row_of_a_fit(settings, seed):
@@ -141,3 +147,70 @@ def test_the_command_line_study_refuses_bad_input(shrinkage_main, args, name):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and name in lines[0]
+
+
+# --- Never more processes than work, and none left behind ---
+
+def _descendants(pid):
+    """Process ids of every descendant of ``pid`` (from /proc)."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(") ", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+def _running(pid):
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_workers_never_outnumber_the_work_or_a_sane_share_of_the_cores():
+    cores = usable_cores()
+    assert workers(16, 1) == 1 and workers(None, 1) == 1 and workers(-1, 3) == min(3, cores)
+    assert workers(None, 1000) == cores
+    assert workers(10**20, 1000) == MOST_WORKERS_PER_CORE * cores
+
+
+@pytest.mark.parametrize("jobs", ["16", "99999999999999999999"])
+def test_a_huge_job_count_starts_no_more_processes_than_replicates_allow(jobs):
+    process = subprocess.Popen([*SHRINKAGE, "study", "--replicates", "3", "--jobs", jobs],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    most = 0
+    while process.poll() is None:
+        most = max(most, len(_descendants(process.pid)))
+        time.sleep(0.02)
+    out, err = process.communicate()
+    assert process.returncode == 0 and err == "", err
+    assert "Simulation study: 3 replicates" in out
+    assert 1 + most <= 3 + 2
+
+
+def test_sigterm_to_a_parallel_study_takes_its_workers_with_it():
+    process = subprocess.Popen([*SHRINKAGE, "study", "--replicates", "400", "--jobs", "2"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(started := _descendants(process.pid)) < 2:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)
+    started = set(started) | set(_descendants(process.pid))
+    process.terminate()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143
+    assert err.strip().splitlines()[-1] == "python -m shrinkage study: terminated; no file was changed"
+    deadline = time.monotonic() + 15
+    while any(map(_running, started)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in started if _running(pid)]

@@ -19,6 +19,7 @@ stale numbers and animations on the pages.  This extension fingerprints the pack
   dropped and its chapter runs again, and a database that cannot be read is made anew
   (every chapter runs again).  One line says which.
 * A build folder that cannot be written ends the build with one line naming it.
+* A page of the built site that is damaged (emptied, cut short) is written again.
 
 A prose-only edit leaves the fingerprint alone: Sphinx re-reads that page and the cache
 serves its outputs.
@@ -231,10 +232,31 @@ def _check(app, config):
                              if Path(chapter).parent == book}
 
 
+def damaged_pages(outdir, docnames):
+    """The pages among ``docnames`` whose HTML in ``outdir`` is missing its end (emptied,
+    cut short): Sphinx rewrites a page only when its source changes, so it would keep them."""
+    damaged = set()
+    for docname in docnames:
+        page = Path(outdir) / f"{docname}.html"
+        try:
+            with open(page, "rb") as handle:
+                handle.seek(max(page.stat().st_size - 64, 0))
+                whole = b"</html>" in handle.read()
+        except OSError:
+            continue  # a missing page Sphinx writes again by itself
+        if not whole:
+            damaged.add(docname)
+    return damaged
+
+
 def _outdated(app, env, added, changed, removed):
     if app.env_outdated_all:
         return sorted(env.found_docs - added - changed)
-    return sorted(app.env_outdated_docs & env.found_docs - added - changed)
+    damaged = damaged_pages(app.outdir, env.found_docs) if app.builder.format == "html" else set()
+    if damaged:
+        logger.info(f"shrinkage: {len(damaged)} page(s) in {app.outdir} are damaged (empty or "
+                    "cut short); written again")
+    return sorted((app.env_outdated_docs | damaged) & env.found_docs - added - changed)
 
 
 def _record(app, exception):
