@@ -11,7 +11,7 @@ import pytest
 
 from shrinkage import fit_models, read_columns
 
-from conftest import REFERENCE, ROOT, SHRINKAGE
+from conftest import REFERENCE, ROOT, SHRINKAGE, run_shrinkage
 
 SLEEP = ROOT / "shrinkage" / "datasets" / "sleepstudy.csv"
 COLUMNS = ["--y", "Reaction", "--x", "Days", "--cluster", "Subject"]
@@ -243,52 +243,74 @@ def test_the_fit_repr_is_one_line(sleep):
 
 
 # --- Hostile and careless files: a correct result or one line, never a silent misreading ---
+# (run as a user runs them: python -m shrinkage in a process of its own)
+
+@pytest.fixture
+def refused():
+    """The one line ``python -m shrinkage ARGS``, run in a process, is refused with."""
+    def run(*args):
+        result = run_shrinkage(*args)
+        assert result.returncode == 2 and result.stdout == "", result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        return lines[0]
+    return run
+
+
+@pytest.fixture
+def fitted_json():
+    """``python -m shrinkage fit --data PATH ... --json``, run in a process, read back."""
+    def run(path, *options):
+        result = run_shrinkage("fit", "--data", str(path), *COLUMNS, "--json", *options)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+    return run
 
 @pytest.mark.parametrize("row, fields", [("1,0,a,9", 4), ("1,0", 2), ("7,1,0,a", 4)])
 def test_a_row_with_more_or_fewer_fields_than_the_header_is_refused_by_line(
-        one_line_error, tmp_path, row, fields):
+        refused, tmp_path, row, fields):
     # Ragged rows, or extra leading fields, were shifted or cut and fitted.
     path = tmp_path / "ragged.csv"
     path.write_text("y,x,cluster\n1,0,a\n2,1,a\n\n" + row + "\n3,2,b\n")
-    line = one_line_error("fit", "--data", str(path))
+    line = refused("fit", "--data", str(path))
     assert line.endswith(f"error: data: line 5 of {str(path)!r} has {fields} fields but the "
                          "header has 3; every row needs one field per column (pass --sep if "
                          "the file uses another separator)")
 
 
 @pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
-def test_old_mac_line_ends_are_read(fit_json, tmp_path, sleep, bom):
+def test_old_mac_line_ends_are_read(fitted_json, tmp_path, sleep, bom):
     path = tmp_path / "mac.csv"
     path.write_bytes(bom + sleep.to_csv(index=False).replace("\n", "\r").encode())
-    assert_is_lme4s_sleepstudy_fit(fit_json(path))
+    assert_is_lme4s_sleepstudy_fit(fitted_json(path))
 
 
-def test_a_field_longer_than_the_csv_modules_limit_is_read(fit_json, tmp_path, sleep):
+def test_a_field_longer_than_the_csv_modules_limit_is_read(fitted_json, tmp_path, sleep):
     data = sleep.astype({"Subject": str})
     long_label = "S" * 200_000  # past the csv module's default 128 KiB
     data["Subject"] = data["Subject"].where(data["Subject"] != "S308", long_label)
     path = tmp_path / "long.csv"
     data.to_csv(path, index=False)
-    fitted = fit_json(path)
+    fitted = fitted_json(path)
     assert_is_lme4s_sleepstudy_fit(fitted)
     assert long_label in [cluster["cluster"] for cluster in fitted["clusters"]]
 
 
 @pytest.mark.parametrize("codec", ["rot13", "base64", "hex", "zlib"])
-def test_codecs_that_are_not_text_encodings_are_named(one_line_error, tmp_path, sleep, codec):
+def test_codecs_that_are_not_text_encodings_are_named(refused, tmp_path, sleep, codec):
     path = tmp_path / "sleep.csv"
     sleep.to_csv(path, index=False)
-    line = one_line_error("fit", "--data", str(path), *COLUMNS, "--encoding", codec)
+    line = refused("fit", "--data", str(path), *COLUMNS, "--encoding", codec)
     assert line.endswith(f"error: encoding: {codec!r} is not a text encoding (for example "
                          "utf-8, latin-1, utf-16)")
 
 
-def test_a_file_mixing_utf8_and_latin1_is_refused_naming_both_lines(one_line_error, tmp_path):
+def test_a_file_mixing_utf8_and_latin1_is_refused_naming_both_lines(refused, tmp_path):
     path = tmp_path / "mixed.csv"
     rows = [f"{i},{i % 5},Zoë" for i in range(10)]
     path.write_bytes(("y,x,cluster\n" + "\n".join(rows[:5]) + "\n").encode("utf-8")
                      + ("\n".join(rows[5:]) + "\n").encode("latin-1"))
-    line = one_line_error("fit", "--data", str(path))
+    line = refused("fit", "--data", str(path))
     assert line.endswith(f"error: data: {str(path)!r} mixes text encodings: line 2 is UTF-8 "
                          "but line 7 is not; save the file in one encoding, or pass --encoding "
                          "to read all of it in one")
@@ -316,11 +338,24 @@ def test_standard_input_empty_or_closed_is_one_line(stdin, message):
         f"python -m shrinkage fit: error: {message}")
 
 
-def test_a_symbolic_link_loop_and_an_unreadable_file_are_named_in_words(one_line_error, tmp_path):
+def test_a_symbolic_link_loop_and_an_unreadable_file_are_named_in_words(refused, tmp_path):
     loop = tmp_path / "loop.csv"
     loop.symlink_to(loop)
-    line = one_line_error("fit", "--data", str(loop))
+    line = refused("fit", "--data", str(loop))
     assert line.endswith(f"error: data: cannot read {str(loop)!r}: Too many levels of symbolic "
                          "links")
-    line = one_line_error("fit", "--data", "/proc/self/mem")
+    line = refused("fit", "--data", "/proc/self/mem")
     assert line.endswith("error: data: cannot read '/proc/self/mem': Input/output error")
+
+
+def test_running_out_of_memory_reading_a_file_is_one_line(one_line_error, tmp_path, monkeypatch):
+    # (Simulated: a real one would take the machine's memory.)
+    path = tmp_path / "big.csv"
+    path.write_text("y,x,cluster\n1,0,a\n")
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(pd, "read_csv", exhausted)
+    line = one_line_error("fit", "--data", str(path))
+    assert line.endswith(f"error: data: {str(path)!r} is too large to read into memory")

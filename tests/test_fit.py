@@ -18,7 +18,7 @@ from shrinkage import fit as fit_module
 from shrinkage.columns import Columns
 from shrinkage.reml import theta_of
 
-from conftest import REFERENCE, read_reference
+from conftest import REFERENCE, read_reference, run_shrinkage
 
 
 @pytest.fixture(scope="module")
@@ -382,9 +382,9 @@ def test_a_formula_takes_its_data_by_position_or_by_name():
         fit_models(data, data=data)
 
 
-def test_json_never_holds_nan_or_infinity(shrinkage_main, tmp_path):
+def test_json_never_holds_nan_or_infinity(tmp_path):
     # A random-intercept fit has no correlation: JSON's null, not NaN.
-    result = shrinkage_main("fit", "--model", "intercept", "--json")
+    result = run_shrinkage("fit", "--model", "intercept", "--json")
     assert result.returncode == 0, result.stderr
     fitted = json.loads(result.stdout, parse_constant=lambda name: pytest.fail(name))
     assert fitted["variance"]["correlation"] is None

@@ -364,17 +364,17 @@ def test_the_static_figure_may_not_name_the_video(tmp_path):
     assert files_in(tmp_path) == []
 
 
-def test_a_read_only_file_is_refused_and_a_writable_one_keeps_its_mode(shrinkage_main, tmp_path):
+def test_a_read_only_file_is_refused_and_a_writable_one_keeps_its_mode(tmp_path):
     locked, shared = tmp_path / "locked.csv", tmp_path / "shared.csv"
     for path, mode in ((locked, 0o444), (shared, 0o664)):
         path.write_text("old")
         path.chmod(mode)
-    refused = shrinkage_main("data", "--out", str(locked))
+    refused = run_shrinkage("data", "--out", str(locked))
     assert refused.returncode == 2 and refused.stderr.strip() == (
         f"python -m shrinkage data: error: out: {str(locked)!r} is read-only (no write "
         "permission); make it writable or give another name")
     assert locked.read_text() == "old" and stat.S_IMODE(locked.stat().st_mode) == 0o444
-    assert shrinkage_main("data", "--out", str(shared)).returncode == 0
+    assert run_shrinkage("data", "--out", str(shared)).returncode == 0
     assert shared.read_text().startswith("y,x,cluster") and stat.S_IMODE(shared.stat().st_mode) == 0o664
 
 
@@ -407,8 +407,8 @@ def test_sigterm_during_animate_leaves_the_old_files_and_nothing_partial(tmp_pat
     assert not any(map(running, encoders))
 
 
-def test_an_animation_to_dev_null_is_written_into(shrinkage_main, tmp_path):
-    result = shrinkage_main("animate", "--n-cluster", "10", "--out", "/dev/null", "--static",
-                            "/dev/null", cwd=tmp_path)
+def test_an_animation_to_dev_null_is_written_into(tmp_path):
+    result = run_shrinkage("animate", "--n-cluster", "10", "--out", "/dev/null", "--static",
+                           "/dev/null", cwd=tmp_path)
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert files_in(tmp_path) == []
