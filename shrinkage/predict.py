@@ -4,8 +4,11 @@ Given a fit, every cluster's random effect has a conditional distribution given 
 data (lme4's ``ranef(fit, condVar = TRUE)``), and every new row a prediction: from
 its cluster's line if the cluster was fitted, from the population line if not
 (lme4's ``predict(fit, newdata, allow.new.levels = TRUE)``).  All of it is computed
-at the estimated variances, as lme4 does; the intervals add the uncertainty of the
-fixed effects the way ``arm::se.coef`` does, and are approximate for that reason.
+at the estimated variances, as lme4 does.  A cluster's line, the fixed effects plus its
+predicted random effects, has the exact prediction-error variance of Henderson's
+mixed-model equations (:func:`prediction_error_covariances`): the random effect's
+conditional variance plus the fixed effects' uncertainty carried through the cluster's
+pooling matrix.
 
 These functions read only a fit's parts (``variance``, ``fixed_effects``,
 ``fixed_covariance``, ``clusters``, ``columns``) and import nothing of
@@ -77,6 +80,34 @@ def check_level(level):
     return float(level)
 
 
+def prediction_error_covariances(fit):
+    """Each cluster's prediction-error covariance of its line, ``(ngroups, 2, 2)``.
+
+    The error of a cluster's mixed-model intercept and slope, ``beta_hat + u_hat_j -
+    (beta + u_j)``, has the covariance that the inverse of Henderson's mixed-model
+    equations gives (times ``sigma2``) for that combination.  Per cluster it is
+
+        ``condVar_j + M_j Var(beta_hat) M_j'``,  ``M_j = sigma2 (Sigma X_j'X_j + sigma2 I)^-1``,
+
+    where ``condVar_j = M_j Sigma`` is the conditional covariance of the random effects
+    given the fixed effects (lme4's ``ranef(condVar = TRUE)``) and ``M_j`` the cluster's
+    pooling matrix: ``u_hat_j - u_tilde_j = -(I - M_j)(beta_hat - beta)``, where
+    ``u_tilde_j`` is the prediction with the true fixed effects, and ``u_tilde_j - u_j``
+    is uncorrelated with every linear function of the data, ``beta_hat`` included, so
+    the two parts add without a cross term.  It is never larger (in the order of
+    covariance matrices) than the cluster's own least-squares covariance
+    ``sigma2 (X_j'X_j)^-1`` at the same ``sigma2``: the own estimate is an unbiased
+    predictor too, and the mixed model's is the best.
+    """
+    sigma = random_effects_covariance(fit)
+    sigma2 = fit.variance["residual"]
+    pooling = sigma2 * np.linalg.inv(sigma @ cluster_crossproducts(fit) + sigma2 * np.eye(2))
+    condvar = pooling @ sigma
+    carried = pooling @ fit.fixed_covariance @ np.swapaxes(pooling, 1, 2)
+    error = condvar + carried
+    return (error + np.swapaxes(error, 1, 2)) / 2  # symmetric to the last bit
+
+
 def normal_quantile(level):
     """The two-sided normal quantile for coverage ``level`` (1.96 for 0.95)."""
     return NormalDist().inv_cdf(0.5 + check_level(level) / 2)
@@ -85,12 +116,11 @@ def normal_quantile(level):
 def cluster_intervals(fit, level=0.95):
     """Intervals for each cluster's intercept and slope (fixed effect plus random effect).
 
-    The standard error of a cluster's coefficient combines that of the fixed effect
-    and the conditional standard deviation of the random effect,
-    ``sqrt(se_fixed**2 + condvar)``, as ``arm::se.coef`` does; the interval is the
-    estimate plus or minus the normal quantile times it.  It treats the variance
-    estimates as known and ignores the covariance of the two parts, so it is an
-    approximation, best where there are many clusters.
+    The standard error of a cluster's coefficient is the square root of its exact
+    prediction-error variance (:func:`prediction_error_covariances`); the interval is
+    the estimate plus or minus the normal quantile times it.  Like lme4's numbers, it
+    treats the estimated variances as known: how often such intervals cover the truth
+    is a matter to measure, not to assume.
 
     Parameters
     ----------
@@ -105,12 +135,11 @@ def cluster_intervals(fit, level=0.95):
         cluster's mixed-model estimate), ``part_se``, ``part_lower``, ``part_upper``.
     """
     z = normal_quantile(level)
-    effects = random_effects(fit)
-    se_fixed = np.sqrt(np.diag(fit.fixed_covariance))
-    table = effects[["cluster", "n"]].copy()
+    error = prediction_error_covariances(fit)
+    table = fit.clusters[["cluster", "n"]].copy()
     for i, part in enumerate(("intercept", "slope")):
         estimate = fit.clusters[f"mixed_{part}"].to_numpy()
-        se = np.sqrt(se_fixed[i] ** 2 + effects[f"var_{part}"].to_numpy())
+        se = np.sqrt(np.maximum(error[:, i, i], 0.0))
         table[part], table[f"{part}_se"] = estimate, se
         table[f"{part}_lower"], table[f"{part}_upper"] = estimate - z * se, estimate + z * se
     return table
@@ -132,10 +161,11 @@ def predict(fit, newdata, clusters=True, level=None):
         population line for every row (``re.form = NA``).
     level : float, optional
         Also give a prediction interval for a new observation at this coverage: its
-        variance adds the fixed effects' uncertainty ``x' V_beta x``, for a cluster
-        used by the prediction its random effects' conditional variance (for a new
-        cluster, or with ``clusters=False``, their full variance ``z' Sigma z``) and
-        the residual variance.  The variances are taken as known.
+        variance is, for a fitted cluster, ``z' P_j z`` with ``P_j`` the cluster's
+        prediction-error covariance (:func:`prediction_error_covariances`), and for a
+        new cluster (or with ``clusters=False``) the fixed effects' ``z' V_beta z`` plus
+        the random effects' full ``z' Sigma z``; and then the residual variance.  The
+        estimated variances are taken as known.
 
     Returns
     -------
@@ -179,15 +209,12 @@ def predict(fit, newdata, clusters=True, level=None):
         return pd.Series(prediction, index=newdata.index, name="fit")
 
     z = normal_quantile(level)
-    variance = np.einsum("ij,jk,ik->i", design, fit.fixed_covariance, design)
-    sigma = random_effects_covariance(fit)
-    random_part = np.einsum("ij,jk,ik->i", design, sigma, design)
-    condvar = np.zeros((len(x), 2, 2))
-    condvar[known, 0, 0] = effects["var_intercept"].to_numpy()[position[known]]
-    condvar[known, 1, 1] = effects["var_slope"].to_numpy()[position[known]]
-    condvar[known, 0, 1] = condvar[known, 1, 0] = effects["covariance"].to_numpy()[position[known]]
-    known_part = np.einsum("ij,ijk,ik->i", design, condvar, design)
-    variance = variance + np.where(known, known_part, random_part) + fit.variance["residual"]
+    new_part = (np.einsum("ij,jk,ik->i", design, fit.fixed_covariance, design)
+                + np.einsum("ij,jk,ik->i", design, random_effects_covariance(fit), design))
+    error = np.zeros((len(x), 2, 2))
+    error[known] = prediction_error_covariances(fit)[position[known]]
+    known_part = np.einsum("ij,ijk,ik->i", design, error, design)
+    variance = np.where(known, known_part, new_part) + fit.variance["residual"]
     se = np.sqrt(variance)
     return pd.DataFrame({"fit": prediction, "lower": prediction - z * se,
                          "upper": prediction + z * se, "se": se, "new_cluster": ~known},

@@ -207,3 +207,24 @@ def test_conditional_variance_is_below_the_own_sampling_variance():
         has = own["slope"].notna()
         assert (conditional["var_slope"][has] < own["slope"][has]).all()
         assert (conditional["var_intercept"][has] < own["intercept"][has]).all()
+
+
+@pytest.mark.parametrize("name", ["unbalanced", "few_obs", "baseline"])
+def test_the_mixed_interval_is_never_wider_than_the_clusters_own(name):
+    # unbalanced: "The mixed interval is never the wider one": with the same residual
+    # variance, the exact prediction-error variance of the mixed line is at most the own
+    # least-squares variance, for intercepts and slopes, the whole 2 x 2 matrix included.
+    from shrinkage.measure import sampling_variances
+    from shrinkage.predict import cluster_intervals, prediction_error_covariances
+
+    for _, _, _, fit in draws(name):
+        own = sampling_variances(fit)
+        mixed = cluster_intervals(fit)
+        has_slope = own["slope"].notna().to_numpy()
+        for part in ("intercept", "slope"):
+            ratio = (mixed[f"{part}_se"] ** 2 / own[part]).to_numpy()[has_slope]
+            assert (ratio <= 1 + 1e-9).all(), (fit, part, ratio.max())
+        own_cov = np.stack([[own["intercept"], own["covariance"]],
+                            [own["covariance"], own["slope"]]], axis=-1).transpose(1, 0, 2)
+        gap = own_cov[has_slope] - prediction_error_covariances(fit)[has_slope]
+        assert (np.linalg.eigvalsh(gap) >= -1e-9 * np.abs(own_cov[has_slope]).max()).all()

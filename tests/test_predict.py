@@ -4,13 +4,21 @@ R: tests/reference/predict_reference.R wrote NAME_predict.json for the six artic
 settings and the sleep study, with lme4 1.1-31 (see tests/reference/README.md).
 """
 import json
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from shrinkage import fit_models
-from shrinkage.predict import cluster_intervals, fitted_values, predict, random_effects, residuals
+from shrinkage.predict import (
+    cluster_intervals,
+    fitted_values,
+    predict,
+    prediction_error_covariances,
+    random_effects,
+    residuals,
+)
 
 from conftest import CASES, REAL_DATA, REFERENCE
 
@@ -79,14 +87,17 @@ def test_predictions_match_lme4_for_fitted_and_new_clusters(case):
                                atol=tolerance)
 
 
-def test_prediction_intervals_use_lme4s_variances(case):
-    # R: sqrt(z' vcov z + z' S z + sigma^2), S = VarCorr for a new cluster, postVar otherwise.
+def test_prediction_intervals_of_a_new_cluster_use_lme4s_variances(case):
+    # R: sqrt(z' vcov z + z' S z + sigma^2), S = VarCorr(fit), for a cluster the fit has not
+    # seen (fitted clusters: test_prediction_intervals_of_fitted_clusters_are_exact).
     name, fit, reference = case
     table = predict(fit, newdata_of(reference), level=0.95)
-    np.testing.assert_allclose(table["se"], reference["newdata"]["sd_new_observation"],
+    new = table["new_cluster"].to_numpy()
+    assert new.tolist() == [c == "new" for c in newdata_of(reference)["cluster"]]
+    np.testing.assert_allclose(table["se"][new],
+                               np.asarray(reference["newdata"]["sd_new_observation"])[new],
                                rtol=1e-3, err_msg=name)
     np.testing.assert_allclose(table["upper"] - table["fit"], 1.959963984540054 * table["se"])
-    assert table["new_cluster"].tolist() == [c == "new" for c in newdata_of(reference)["cluster"]]
 
 
 def test_fitted_values_and_residuals_match_lme4(case):
@@ -97,18 +108,61 @@ def test_fitted_values_and_residuals_match_lme4(case):
     np.testing.assert_allclose(residuals(fit)[:20], reference["residuals"], atol=tolerance)
 
 
-def test_cluster_intervals_combine_fixed_and_conditional_variance():
-    # arm::se.coef: sqrt(se.fixef^2 + se.ranef^2); for the sleep study from lme4's numbers.
-    fit, reference = load("sleepstudy")
-    table = cluster_intervals(fit, level=0.9).set_index("cluster")
-    theirs = pd.DataFrame(reference["random_effects"]).set_index("cluster").loc[table.index]
-    se_fixed = np.sqrt(np.diag(reference["vcov"]))
-    expected = np.sqrt(se_fixed[1] ** 2 + theirs["var_slope"])
-    np.testing.assert_allclose(table["slope_se"], expected, rtol=2e-3)
+PEV_DATA = {"sleepstudy": ("Reaction", "Days", "Subject"),
+            "Orthodont": ("distance", "age", "Subject")}
+
+
+def load_pev(name):
+    """Our fit of a real data set and lme4's mixed-model-equations reference for it."""
+    path = REAL_DATA["sleepstudy"][0] if name == "sleepstudy" else REFERENCE / f"{name}.csv"
+    fit = fit_models(pd.read_csv(path), *PEV_DATA[name])
+    return fit, json.loads((REFERENCE / f"{name}_pev.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(PEV_DATA))
+def test_cluster_intervals_use_the_exact_prediction_error_variance(name):
+    # R (pev_reference.R): L_j C L_j' with C = sigma^2 [X'X, X'Z; Z'X, Z'Z + (Lambda
+    # Lambda')^-1]^-1 and L_j = [I, E_j], the prediction-error covariance of coef(fit)[j, ].
+    fit, reference = load_pev(name)
+    theirs = {c["cluster"]: np.array(c["pev"]) for c in reference["clusters"]}
+    error = prediction_error_covariances(fit)
+    labels = [str(label) for label in fit.clusters["cluster"]]
+    np.testing.assert_allclose(error, np.stack([theirs[label] for label in labels]), rtol=1e-4)
+    table = cluster_intervals(fit, level=0.9)
+    for i, part in enumerate(("intercept", "slope")):
+        np.testing.assert_allclose(table[f"{part}_se"], np.sqrt(error[:, i, i]))
+        np.testing.assert_allclose(table[part], [c[part] for c in reference["clusters"]],
+                                   rtol=1e-5)
     z = 1.6448536269514722  # qnorm(0.95)
     np.testing.assert_allclose(table["slope_upper"] - table["slope"], z * table["slope_se"])
     with pytest.raises(ValueError, match="level must be a number in"):
         cluster_intervals(fit, level=1.0)
+
+
+@pytest.mark.parametrize("name", sorted(PEV_DATA))
+def test_prediction_intervals_of_fitted_clusters_are_exact(name):
+    # R: sqrt(z' L_j C L_j' z + sigma^2) for new rows of fitted clusters.
+    fit, reference = load_pev(name)
+    rows = reference["newdata"]
+    y, x, cluster = PEV_DATA[name]
+    newdata = pd.DataFrame({x: rows["x"], cluster: rows["cluster"]})
+    table = predict(fit, newdata, level=0.95)
+    np.testing.assert_allclose(table["fit"], rows["prediction"], rtol=1e-6)
+    np.testing.assert_allclose(table["se"], rows["sd_new_observation"], rtol=1e-4)
+
+
+def test_subject_308s_intervals_are_those_of_the_mixed_model_equations():
+    # The sleep study's subject 308: its slope interval and its day-9 prediction interval,
+    # from R's numbers (pev_reference.R) by hand.
+    fit, reference = load_pev("sleepstudy")
+    (pev,) = [np.array(c["pev"]) for c in reference["clusters"] if c["cluster"] == "S308"]
+    table = cluster_intervals(fit).set_index("cluster")
+    width = table.loc["S308", "slope_upper"] - table.loc["S308", "slope_lower"]
+    assert width == pytest.approx(2 * 1.959963984540054 * math.sqrt(pev[1, 1]), rel=1e-4)
+    day9 = predict(fit, pd.DataFrame({"Days": [9], "Subject": ["S308"]}), level=0.95)
+    z = np.array([1.0, 9.0])
+    expected = 2 * 1.959963984540054 * math.sqrt(z @ pev @ z + reference["sigma"] ** 2)
+    assert float(day9["upper"].iloc[0] - day9["lower"].iloc[0]) == pytest.approx(expected, rel=1e-4)
 
 
 def test_predict_refuses_rows_it_cannot_use():
