@@ -228,3 +228,21 @@ def test_the_mixed_interval_is_never_wider_than_the_clusters_own(name):
                             [own["covariance"], own["slope"]]], axis=-1).transpose(1, 0, 2)
         gap = own_cov[has_slope] - prediction_error_covariances(fit)[has_slope]
         assert (np.linalg.eigvalsh(gap) >= -1e-9 * np.abs(own_cov[has_slope]).max()).all()
+
+
+def test_one_pooling_matrix_still_gives_each_cluster_its_own_fractions():
+    # how_far: "The pooling matrix ... does not depend on where the cluster's own estimate
+    # lies"; "the fractions plotted ... do depend on the own estimate, through its
+    # direction". Every cluster of these draws has the same design (x = 0, ..., 9, as the
+    # sleep study's days), so one M; their per-axis fractions still spread.
+    from shrinkage.measure import pooling_matrices
+
+    spreads = []
+    for _, data, _, _ in draws("baseline"):
+        same_design = data.assign(x=data.groupby("cluster").cumcount().astype(float))
+        fit = sk.fit_models(same_design)
+        m = pooling_matrices(fit)
+        assert np.allclose(m, m[0], rtol=1e-9, atol=1e-12)
+        fractions = shrinkage_fraction(fit)["intercept"]
+        spreads.append(fractions.quantile(0.9) - fractions.quantile(0.1))
+    assert min(spreads) > 0.1
