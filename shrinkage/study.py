@@ -24,6 +24,7 @@ import pandas as pd
 from .data import Settings, is_integer, simulate
 from .fit import ConvergenceError, fit_models
 from .measure import estimation_error, shrinkage_fraction
+from .predict import cluster_intervals
 from .progress import ProgressBar
 
 MAX_REPLICATES = 1_000_000
@@ -33,7 +34,13 @@ COLUMNS = (["seed", "converged", "singular"]
            + [f"rmse_{part}_{short}" for short in METHODS.values()
               for part in ("intercept", "slope")]
            + ["shrinkage_intercept", "shrinkage_slope",
-              "sd_intercept", "sd_slope", "correlation", "sigma"])
+              "sd_intercept", "sd_slope", "correlation", "sigma"]
+           + [f"{kind}_{part}" for kind in ("cover", "extreme", "extreme_covered")
+              for part in ("intercept", "slope")])
+# Nominal coverage of the intervals whose coverage a study measures, and how far out (in
+# true standard deviations) a cluster's true effect must lie to count as extreme.
+COVERAGE_LEVEL = 0.95
+EXTREME_SD = 2.5
 
 
 def run_replicate(settings, seed):
@@ -53,11 +60,12 @@ def run_replicate(settings, seed):
         row = dict.fromkeys(COLUMNS, math.nan)
         row.update(seed=int(seed), converged=False, singular=False)
         return row
-    return replicate_row(fit, data, truth, seed)
+    return replicate_row(fit, data, truth, seed, settings)
 
 
-def replicate_row(fit, data, truth, seed):
-    """The study's row for a fit already made: errors against ``truth``, shrinkage, variances.
+def replicate_row(fit, data, truth, seed, settings):
+    """The study's row for a fit already made: errors against ``truth``, shrinkage,
+    variances, and how often the clusters' intervals cover their true lines.
 
     Parameters
     ----------
@@ -67,6 +75,15 @@ def replicate_row(fit, data, truth, seed):
         ``simulate(settings, with_truth=True)``.
     seed : int
         The seed that drew ``data``, stored in the row.
+    settings : shrinkage.Settings
+        The settings that drew them, for the true average and spread.
+
+    Notes
+    -----
+    ``cover_intercept`` and ``cover_slope`` are the shares of clusters whose true
+    intercept (slope) lies in its ``COVERAGE_LEVEL`` interval (:func:`cluster_intervals`);
+    ``extreme_*`` count the clusters whose true effect lies more than ``EXTREME_SD`` true
+    standard deviations from the average, and ``extreme_covered_*`` those of them covered.
     """
     row = dict.fromkeys(COLUMNS, math.nan)
     errors = estimation_error(fit, data, truth).loc[list(METHODS), ["intercept", "slope"]]
@@ -79,7 +96,27 @@ def replicate_row(fit, data, truth, seed):
                shrinkage_slope=float(fractions["slope"].median()),
                sd_intercept=math.sqrt(v["intercept"]), sd_slope=math.sqrt(v["slope"]),
                correlation=float(v["correlation"]), sigma=math.sqrt(v["residual"]))
+    row.update(_coverage(fit, truth, settings))
     return row
+
+
+def _coverage(fit, truth, settings):
+    """The coverage columns of a replicate's row (see :func:`replicate_row`)."""
+    intervals = cluster_intervals(fit, COVERAGE_LEVEL)
+    at = pd.Index(truth["cluster"]).get_indexer(intervals["cluster"])
+    found = at >= 0
+    counts = {}
+    for part, average, sd in (("intercept", settings.intercept, settings.sd_int),
+                              ("slope", settings.beta, settings.sd_slope)):
+        true = truth[part].to_numpy(float)[at[found]]
+        inside = ((intervals[f"{part}_lower"].to_numpy()[found] <= true)
+                  & (true <= intervals[f"{part}_upper"].to_numpy()[found]))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            extreme = np.abs(true - average) / sd > EXTREME_SD
+        counts[f"cover_{part}"] = float(inside.mean())
+        counts[f"extreme_{part}"] = int(extreme.sum())
+        counts[f"extreme_covered_{part}"] = int((inside & extreme).sum())
+    return counts
 
 
 def _run_batch(settings, seeds):
@@ -188,7 +225,12 @@ def summarise_study(results):
         for ``part`` in intercept and slope: ``{part}_beats_none`` and
         ``{part}_beats_complete`` (the share of replicates where partial pooling's
         RMSE is lower), and ``{part}_ratio_none`` and ``{part}_ratio_complete``
-        (the median of partial pooling's RMSE divided by the other's).
+        (the median of partial pooling's RMSE divided by the other's); and how often the
+        clusters' ``COVERAGE_LEVEL`` intervals cover their true lines:
+        ``coverage_{part}`` over every cluster of every replicate,
+        ``coverage_singular_{part}`` over the singular fits' clusters, and
+        ``coverage_extreme_{part}`` over the clusters more than ``EXTREME_SD`` true
+        standard deviations out (missing where there are none).
     """
     ok = results[results["converged"]]
     summary = {"replicates": int(len(results)), "failed": int((~results["converged"]).sum()),
@@ -199,6 +241,14 @@ def summarise_study(results):
             rival = ok[f"rmse_{part}_{other}"]
             summary[f"{part}_beats_{other}"] = float((partial < rival).mean())
             summary[f"{part}_ratio_{other}"] = float((partial / rival).median())
+    singular = ok[ok["singular"].astype(bool)]
+    for part in ("intercept", "slope"):
+        summary[f"coverage_{part}"] = float(ok[f"cover_{part}"].mean()) if len(ok) else math.nan
+        summary[f"coverage_singular_{part}"] = (float(singular[f"cover_{part}"].mean())
+                                                if len(singular) else math.nan)
+        extreme = ok[f"extreme_{part}"].sum()
+        summary[f"coverage_extreme_{part}"] = (float(ok[f"extreme_covered_{part}"].sum() / extreme)
+                                               if extreme else math.nan)
     return summary
 
 
@@ -223,6 +273,12 @@ def study_text(results, summary, settings):
     for part in ("intercept", "slope"):
         lines.append(f"  {part + 's':<11} vs no pooling {summary[f'{part}_beats_none']:6.1%}"
                      f"   vs complete pooling {summary[f'{part}_beats_complete']:6.1%}")
+    lines += ["", f"Coverage of the clusters' {COVERAGE_LEVEL:.0%} intervals "
+              f"(the true line inside):"]
+    for part in ("intercept", "slope"):
+        lines.append(f"  {part + 's':<11} all {summary[f'coverage_{part}']:6.1%}   singular fits "
+                     f"{summary[f'coverage_singular_{part}']:6.1%}   beyond {EXTREME_SD:g} SD "
+                     f"{summary[f'coverage_extreme_{part}']:6.1%}")
     lines += ["", f"Singular (boundary) fits: {summary['singular_share']:.1%}",
               f"Fits not verified as the optimum (left out): {summary['failed']}"]
     return "\n".join(lines) + "\n"

@@ -27,7 +27,7 @@ from conftest import CASES, SHRINKAGE, read_reference, run_shrinkage
 
 def _row_of_a_fit(settings, seed):
     data, truth = simulate(replace(settings, seed=seed), with_truth=True)
-    return replicate_row(fit_models(data), data, truth, seed)
+    return replicate_row(fit_models(data), data, truth, seed, settings)
 
 
 @pytest.mark.parametrize("make_row", [run_replicate, _row_of_a_fit])
@@ -103,7 +103,10 @@ def test_the_summary_counts_by_hand():
         "rmse_intercept_partial": [1.5, 1.0, 3.0, math.nan],
         "rmse_slope_none": [1.0, 1.0, 1.0, math.nan],
         "rmse_slope_complete": [1.0, 1.0, 1.0, math.nan],
-        "rmse_slope_partial": [0.5, 0.5, 2.0, math.nan]})
+        "rmse_slope_partial": [0.5, 0.5, 2.0, math.nan],
+        "cover_intercept": [0.9, 1.0, 0.8, math.nan], "cover_slope": [0.5, 0.9, 1.0, math.nan],
+        "extreme_intercept": [2, 0, 3, math.nan], "extreme_covered_intercept": [1, 0, 0, math.nan],
+        "extreme_slope": [0, 0, 0, math.nan], "extreme_covered_slope": [0, 0, 0, math.nan]})
     summary = summarise_study(rows)
     assert (summary["replicates"], summary["failed"]) == (4, 1)
     assert summary["singular_share"] == pytest.approx(1 / 3)
@@ -112,6 +115,30 @@ def test_the_summary_counts_by_hand():
     assert summary["intercept_ratio_none"] == pytest.approx(0.75)      # median of .75, .5, 1.5
     assert summary["slope_beats_complete"] == pytest.approx(2 / 3)
     assert summary["slope_ratio_complete"] == pytest.approx(0.5)
+    assert summary["coverage_intercept"] == pytest.approx(0.9)          # mean of .9, 1, .8
+    assert summary["coverage_singular_slope"] == pytest.approx(0.5)     # seed 1 alone
+    assert summary["coverage_extreme_intercept"] == pytest.approx(1 / 5)  # 1 of 2 + 3
+    assert math.isnan(summary["coverage_extreme_slope"])                 # none that far out
+
+
+def test_coverage_counts_the_true_lines_inside_their_intervals():
+    # By hand from the intervals: replicate_row's coverage is the share of clusters whose
+    # true intercept (slope) lies between cluster_intervals' ends, and the extremes those
+    # more than 2.5 true SDs out.
+    from shrinkage.predict import cluster_intervals
+
+    settings = replace(SCENARIOS["few_obs"], seed=3)
+    data, truth = simulate(settings, with_truth=True)
+    fit = fit_models(data)
+    row = replicate_row(fit, data, truth, 3, settings)
+    table = cluster_intervals(fit).merge(truth, on="cluster", suffixes=("", "_true"))
+    for part, average, sd in (("intercept", 1.0, 0.5), ("slope", 0.5, 0.25)):
+        inside = table[f"{part}_lower"].le(table[f"{part}_true"]) & table[f"{part}_true"].le(
+            table[f"{part}_upper"])
+        far = (table[f"{part}_true"] - average).abs() > 2.5 * sd
+        assert row[f"cover_{part}"] == pytest.approx(inside.mean())
+        assert (row[f"extreme_{part}"], row[f"extreme_covered_{part}"]) == (far.sum(),
+                                                                          (inside & far).sum())
 
 
 @pytest.mark.parametrize("kwargs, match", [
