@@ -202,12 +202,12 @@ class MixedFit:
         fit.simulated = self.simulated
         return fit
 
-    def conf_int(self, level=0.95):
-        """Confidence intervals: Wald for the fixed effects, profile likelihood for the rest.
+    def conf_int(self, level=0.95, method="profile"):
+        """Confidence intervals: profile likelihood for every parameter, or Wald.
 
         See :func:`shrinkage.intervals.conf_int`; lme4's ``confint``.
         """
-        return intervals.conf_int(self, level)
+        return intervals.conf_int(self, level, method)
 
     def predict(self, newdata, clusters=True, level=None):
         """Predicted ``y`` for new rows; see :func:`shrinkage.predict.predict`.
