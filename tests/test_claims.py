@@ -261,3 +261,55 @@ def test_intervals_cover_far_out_clusters_and_singular_fits_less_often(name):
         assert summary[f"coverage_{part}"] > 0.75
     if name == "few_obs":
         assert summary["coverage_singular_slope"] < summary["coverage_slope"] - 0.1
+
+
+def _intercept_errors(shape):
+    """Squared intercept errors of no and partial pooling and each cluster's true distance
+    from the average, over 50 baseline draws of one shape of random effects."""
+    from shrinkage.data import SHAPES
+
+    assert shape in SHAPES
+    tables = []
+    for seed in SEEDS:
+        settings = replace(sk.SCENARIOS["baseline"], seed=seed)
+        data, truth = sk.simulate(settings, with_truth=True, shape=shape)
+        c = sk.fit_models(data).clusters.merge(truth, on="cluster")
+        tables.append(pd.DataFrame({
+            "none": (c["ols_intercept"] - c["intercept"]) ** 2,
+            "partial": (c["mixed_intercept"] - c["intercept"]) ** 2,
+            "distance": (c["intercept"] - settings.intercept).abs()}))
+    return pd.concat(tables, ignore_index=True)
+
+
+def test_pooling_still_pays_on_average_but_the_shape_decides_who_pays():
+    # does_it_pay, "When the clusters are not normal": partial pooling has the lowest
+    # error averaged over the clusters whatever the shape; with two groups more clusters
+    # end further from the truth than their own estimate; with heavy tails the farthest
+    # 5% pay more than with normal effects.
+    errors = {shape: _intercept_errors(shape) for shape in ("normal", "bimodal", "heavy-tailed")}
+    worse, far = {}, {}
+    for shape, e in errors.items():
+        assert e["partial"].mean() < e["none"].mean()
+        worse[shape] = (e["partial"] > e["none"]).mean()
+        out = e["distance"] >= e["distance"].quantile(0.95)
+        far[shape] = e["partial"][out].mean() / e["none"][out].mean()
+    assert worse["bimodal"] > worse["normal"] + 0.03
+    assert far["heavy-tailed"] > far["normal"] + 0.3
+
+
+def test_the_shapes_keep_the_normal_draws_variances():
+    # The shapes change the distribution, not the spread: over many clusters the effects
+    # have the settings' standard deviations, and "normal" is R's draw unchanged.
+    settings = replace(sk.SCENARIOS["baseline"], n_cluster=20000, obs_per_cluster=1)
+    _, normal = sk.simulate(settings, with_truth=True)
+    assert normal.equals(sk.simulate(settings, with_truth=True, shape="normal")[1])
+    for shape in ("bimodal", "heavy-tailed"):
+        _, truth = sk.simulate(settings, with_truth=True, shape=shape)
+        assert truth["intercept"].std() == pytest.approx(settings.sd_int, rel=0.05)
+        assert truth["slope"].std() == pytest.approx(settings.sd_slope, rel=0.05)
+        centred = (truth["intercept"] - settings.intercept).abs() / settings.sd_int
+        share_near_zero = (centred < 0.3).mean()
+        if shape == "bimodal":
+            assert share_near_zero < 0.02  # normal: 24%
+        else:
+            assert (centred > 3).mean() > 3 * 0.0027  # the normal's share beyond 3 SD

@@ -242,3 +242,11 @@ def test_the_shipped_sleepstudy_is_lme4s():
 def test_an_unknown_lme4_fit_is_named():
     with pytest.raises(ValueError, match="name must be one of baseline, .*; got 'nope'"):
         shrinkage.lme4_fit("nope")
+
+
+def test_an_unknown_shape_of_random_effects_is_refused_by_name():
+    from shrinkage import SCENARIOS, simulate
+
+    with pytest.raises(ValueError, match=r"^shape must be one of \('normal', 'bimodal', "
+                       r"'heavy-tailed'\), got 'uniform'$"):
+        simulate(SCENARIOS["baseline"], shape="uniform")
