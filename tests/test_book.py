@@ -357,13 +357,17 @@ def test_every_figure_is_stored_with_a_palette_where_it_is_written(book_copy):
 
 def test_sleepstudy_teaches_lines_size_uncertainty_and_prediction(site):
     html = read(site, "book/sleepstudy")
-    for name in ("fig-sleepstudy-lines", "fig-sleepstudy-added", "fig-sleepstudy-by-size"):
+    for name in ("fig-sleepstudy-lines", "fig-sleepstudy-added"):
         assert f'id="{name}"' in html, name
+    assert re.search(r"S902[’']s own slope of 60 ms a day becomes", page_text(html))
+    # The uncertainty, the predictions and the forecasts have a chapter of their own.
+    html = read(site, "book/uncertainty")
+    assert 'id="fig-sleepstudy-by-size"' in html
     text = page_text(html)
-    assert re.search(r"S902[’']s own slope of 60 ms a day becomes", text)
     assert re.search(r"Left out a day at a time, partial pooling[’']s error is (\d+% (lower|higher) "
                      r"than|about the same as) no pooling[’']s", text)
     assert re.search(r"For S308 on day 9 the interval is \d+ ms wide; for a new person, \d+ ms", text)
+    assert re.search(r"From three days, partial pooling[’']s forecast error is", text)
 
 
 def test_unbalanced_and_how_far_show_size_and_centring(site):
