@@ -280,7 +280,8 @@ def sleepstudy():
 
 
 LME4_FITS = ("baseline", "more_variance", "more_slope_variance", "few_obs", "many_obs",
-             "unbalanced", "sleepstudy")
+             "unbalanced", "sleepstudy", "sleepstudy_predict", "sleepstudy_pev",
+             "sleepstudy_confint")
 
 
 def lme4_fit(name):
@@ -289,8 +290,11 @@ def lme4_fit(name):
     Returns
     -------
     dict
-        The JSON of ``tests/reference/NAME.json``: ``fixed_effects``, ``variance``,
-        ``clusters``, ``REML``, the R and lme4 versions, ...
+        The JSON of ``tests/reference/NAME.json``: for the fits, ``fixed_effects``,
+        ``variance``, ``clusters``, ``REML``, the R and lme4 versions, ...; for the sleep
+        study also its conditional variances and predictions (``sleepstudy_predict``), the
+        exact prediction-error covariances (``sleepstudy_pev``) and ``confint(fit)``
+        (``sleepstudy_confint``).
     """
     if name not in LME4_FITS:
         raise ValueError(f"name must be one of {', '.join(LME4_FITS)}; got {name!r}")
