@@ -217,3 +217,29 @@ def lme4_agreement(fit, lme4, same_draw):
     same = all(round(ours, digits) == round(theirs, digits) for ours, theirs, digits in printed)
     return "agree with lme4's fit of these data " + (
         "to every printed digit" if same else "to within rounding of the last printed digit")
+
+
+# Medians of the fractions moved and predicted that differ by less than this are "close".
+TEXTBOOK_CLOSE = 0.05
+
+
+def textbook_agreement(moved, predicted):
+    """How the median fractions moved stand to the textbook fraction's prediction.
+
+    Parameters
+    ----------
+    moved, predicted : pandas.Series
+        Median fractions, indexed ``intercept`` and ``slope``.
+
+    Returns
+    -------
+    str
+        A phrase that follows "the textbook fraction predicts ...": close to what the
+        clusters moved (within ``TEXTBOOK_CLOSE`` for both), or off, naming the part.
+    """
+    gaps = (moved[["intercept", "slope"]] - predicted[["intercept", "slope"]]).abs()
+    if (gaps < TEXTBOOK_CLOSE).all():
+        return "close to what the clusters moved"
+    off = join_words(f"the {part}s" for part in gaps.index[gaps >= TEXTBOOK_CLOSE])
+    return (f"some way from what the clusters moved for {off}, which move together with "
+            "the other coefficient, as the chapter on how far clusters move explains")

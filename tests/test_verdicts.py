@@ -119,3 +119,12 @@ def test_lme4_agreement_reads_the_digits_lme4_prints():
     assert verdicts.lme4_agreement(as_fit, lme4, same_draw=True).endswith(
         "to within rounding of the last printed digit")
     assert "seed 888" in verdicts.lme4_agreement(as_fit, lme4, same_draw=False)
+
+
+def test_textbook_agreement_names_the_parts_that_are_off():
+    moved = pd.Series({"intercept": 0.30, "slope": 0.60})
+    assert verdicts.textbook_agreement(moved, moved + 0.04) == "close to what the clusters moved"
+    phrase = verdicts.textbook_agreement(moved, pd.Series({"intercept": 0.31, "slope": 0.50}))
+    assert phrase.startswith("some way from what the clusters moved for the slopes,")
+    both = verdicts.textbook_agreement(moved, moved - 0.2)
+    assert "for the intercepts and the slopes" in both
