@@ -101,16 +101,18 @@ def test_options_override_what_is_found(fit_json, tmp_path, sleep):
     assert_is_lme4s_sleepstudy_fit(fit_json(path, "--encoding", "cp1252"))
 
 
+def the_one_line(result):
+    """The one line a refused command printed; its exit status must be 2."""
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
 @pytest.fixture
 def one_line_error(shrinkage_main):
-    """The one line a refused command prints (its exit status must be 2)."""
-    def error(*args):
-        result = shrinkage_main(*args)
-        assert result.returncode == 2 and result.stdout == "", result.stderr
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1, result.stderr
-        return lines[0]
-    return error
+    """The one line a refused command prints (run in this process)."""
+    return lambda *args: the_one_line(shrinkage_main(*args))
 
 
 def test_a_bad_number_is_named_with_its_line(one_line_error, tmp_path, sleep):
@@ -248,13 +250,7 @@ def test_the_fit_repr_is_one_line(sleep):
 @pytest.fixture
 def refused():
     """The one line ``python -m shrinkage ARGS``, run in a process, is refused with."""
-    def run(*args):
-        result = run_shrinkage(*args)
-        assert result.returncode == 2 and result.stdout == "", result.stderr
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1, result.stderr
-        return lines[0]
-    return run
+    return lambda *args: the_one_line(run_shrinkage(*args))
 
 
 @pytest.fixture

@@ -47,12 +47,18 @@ def test_replacing_replaces_every_target_when_the_block_completes(tmp_path):
     assert oct(second.stat().st_mode & 0o077) != "0o0"  # readable by others, like any output
 
 
-def test_ctrl_c_during_animate_leaves_the_old_video(tmp_path):
-    video, poster = tmp_path / "ok.mp4", tmp_path / "ok.png"
+def _animate_over_old_files(folder):
+    """``python -m shrinkage animate`` started over an old video and poster in ``folder``."""
+    video, poster = folder / "ok.mp4", folder / "ok.png"
     video.write_bytes(b"the old video")
     poster.write_bytes(b"the old poster")
     process = subprocess.Popen([*SHRINKAGE, "animate", "--out", str(video), "--static", str(poster)],
                                stderr=subprocess.PIPE, text=True)
+    return process, video, poster
+
+
+def test_ctrl_c_during_animate_leaves_the_old_video(tmp_path):
+    process, video, poster = _animate_over_old_files(tmp_path)
     # Interrupt while the video is being encoded: its temporary file exists then.
     deadline = time.monotonic() + 60
     while not any(".partial" in name for name in files_in(tmp_path)):
@@ -379,11 +385,7 @@ def test_a_read_only_file_is_refused_and_a_writable_one_keeps_its_mode(tmp_path)
 
 
 def test_sigterm_during_animate_leaves_the_old_files_and_nothing_partial(tmp_path):
-    video, poster = tmp_path / "ok.mp4", tmp_path / "ok.png"
-    video.write_bytes(b"the old video")
-    poster.write_bytes(b"the old poster")
-    process = subprocess.Popen([*SHRINKAGE, "animate", "--out", str(video), "--static", str(poster)],
-                               stderr=subprocess.PIPE, text=True)
+    process, video, poster = _animate_over_old_files(tmp_path)
     deadline = time.monotonic() + 60
     while not (encoders := _children_named(process.pid, "ffmpeg")):
         assert process.poll() is None and time.monotonic() < deadline
