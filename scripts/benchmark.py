@@ -1,6 +1,6 @@
 """Measure what the project promises on speed and size, and print the numbers.
 
-    .venv/bin/python scripts/benchmark.py [--skip-book]
+    .venv/bin/python scripts/benchmark.py [--skip-book] [--suite]
 
 - fit time for each article setting and three larger ones, beside lme4's ``lmer`` on the
   same data when Rscript with lme4 is installed (an optional comparator), and beside a
@@ -16,9 +16,11 @@
   page with the files it loads (stylesheets, scripts, images, video, poster), and in
   ``scripts/preview`` the time from saving a prose or code edit to the reloaded page.
 
+- with ``--suite``, the test suite as ``bash scripts/test`` runs it (about five minutes).
+
 Targets: fits at most lme4's time (aim: half); MP4 <= 300 KB and a few seconds to
-render; study of 6 x 200 replicates <= 30 s; clean build < 60 s; prose-only rebuild
-< 15 s; no page over 1 MB.
+render; study of 6 x 200 replicates <= 30 s; clean build <= 75 s; prose-only rebuild
+< 15 s; no page over 1 MB; the test suite under 6 minutes.
 """
 
 import argparse
@@ -328,6 +330,8 @@ def bench_preview(copy):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-book", action="store_true", help="skip the book builds")
+    parser.add_argument("--suite", action="store_true",
+                        help="also time the whole test suite (bash scripts/test)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         bench_fits(Path(tmp))
@@ -339,6 +343,25 @@ def main():
         bench_explorer(Path(tmp))
         if not args.skip_book:
             bench_book(Path(tmp))
+    if args.suite:
+        bench_suite()
+
+
+def bench_suite():
+    """The test suite's wall time and processor time, as the README's command runs it."""
+    print("\n## Test suite (bash scripts/test)")
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "test"), "-q"], cwd=ROOT,
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    summary = [line for line in done.stdout.splitlines() if " passed" in line or " failed" in line]
+    print(f"suite:                     {seconds:6.1f} s wall, "
+          f"{after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime:6.1f} s CPU "
+          f"({summary[-1].strip('= ') if summary else 'no summary'}; target: under 6 minutes)")
 
 
 if __name__ == "__main__":
