@@ -107,8 +107,10 @@ def _check_scales(values, names):
                 f"[{MIN_SPREAD:g}, {1 / MIN_SPREAD:g}]: multiply one of them by a power of 10")
 
 
-def as_pandas(data):
+def as_pandas(data, parameter="data"):
     """``data`` as a pandas DataFrame: polars, pyarrow, Modin and cuDF tables convert.
+
+    ``parameter`` is the name a refusal gives the argument (``newdata`` for predictions).
 
     Any object with a ``to_pandas()`` method that gives a DataFrame is converted;
     anything else is refused by its full type name.  (The dataframe interchange
@@ -122,10 +124,10 @@ def as_pandas(data):
         try:
             converted = data.to_pandas()
         except Exception as error:  # noqa: BLE001 - the other library's own failure
-            raise ValueError(f"data: the {kind} could not be converted to a pandas "
+            raise ValueError(f"{parameter}: the {kind} could not be converted to a pandas "
                              f"DataFrame ({error})") from None
     if not isinstance(converted, pd.DataFrame):
-        raise ValueError("data must be a pandas DataFrame or a table with to_pandas() "
+        raise ValueError(f"{parameter} must be a pandas DataFrame or a table with to_pandas() "
                          f"(polars, pyarrow), got {kind}")
     return converted
 

@@ -178,7 +178,7 @@ def predict(fit, newdata, clusters=True, level=None):
     ValueError
         If a needed column is missing or ``x`` is not numeric and finite.
     """
-    newdata = as_pandas(newdata)
+    newdata = as_pandas(newdata, "newdata")
     if not isinstance(clusters, (bool, np.bool_)):
         raise ValueError(f"clusters must be True or False, got {clusters!r}")
     if level is not None:
