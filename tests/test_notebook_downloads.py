@@ -79,3 +79,8 @@ def test_hidden_glued_values_leave_the_notebook_and_shown_ones_stay():
                        "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
     outputs = json.loads(notebook_downloads.reproducible_notebook(text))["cells"][0]["outputs"]
     assert [output["metadata"]["scrapbook"]["name"] for output in outputs] == ["shown"]
+
+
+def test_a_container_becomes_its_contents():
+    text = "Before.\n\n```{container} chapter-summary\n**Shows.**\n\n- one\n- two\n```\n\nAfter."
+    assert plain(text) == "Before.\n\n**Shows.**\n\n- one\n- two\n\nAfter."

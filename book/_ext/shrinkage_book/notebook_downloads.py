@@ -12,7 +12,8 @@ two builds of the same sources offer byte-identical downloads.
 The markdown cells are written in MyST, which Jupyter does not read: in the download,
 glued values become the text the page shows, ``{ref}`` the section's title, ``{cite}``
 an author-year citation, ``{figure}`` and ``{animation}`` a markdown image of the file
-the notebook writes (with the caption below), the bibliography a list, and labels go.
+the notebook writes (with the caption below), the bibliography a list, a ``{container}``
+its contents, and labels go.
 """
 
 import json
@@ -26,8 +27,9 @@ from . import compat
 _DEFAULT_REPR = re.compile(r"^<[\w.]+ (object )?at 0x[0-9a-f]+>$")
 _LABEL = re.compile(r"^\([\w-]+\)=[ \t]*\n", re.M)
 _ROLE = re.compile(r"\{(?P<role>[\w:-]*)\}`(?P<text>[^`]*)`")
-_DIRECTIVE = re.compile(r"^```\{(?P<name>figure|animation|bibliography)\}[ \t]*(?P<argument>[^\n]*)\n"
-                        r"(?P<options>(?::[\w-]+:[^\n]*\n)*)\n?(?P<body>.*?)^```[ \t]*$", re.M | re.S)
+_DIRECTIVE = re.compile(r"^```\{(?P<name>figure|animation|bibliography|container)\}[ \t]*"
+                        r"(?P<argument>[^\n]*)\n(?P<options>(?::[\w-]+:[^\n]*\n)*)\n?"
+                        r"(?P<body>.*?)^```[ \t]*$", re.M | re.S)
 
 
 def bibliography(paths):
@@ -86,6 +88,8 @@ def plain_markdown(text, glued, titles, references):
     def directive(match):
         name, argument = match.group("name"), match.group("argument").strip()
         options = dict(re.findall(r"^:([\w-]+):[ \t]*(.*)$", match.group("options"), re.M))
+        if name == "container":  # a styled box on the page: its text in the notebook
+            return match.group("body").strip("\n")
         if name == "bibliography":
             return "\n".join(f"- {', '.join(authors)} ({year}). *{title}*."
                              for authors, year, title in references.values())
