@@ -12,7 +12,7 @@ import pandas as pd
 from .columns import as_pandas
 from .fit import fit_models
 from .pooling import complete_pooling, no_pooling
-from .predict import cluster_crossproducts, random_effects_covariance
+from .predict import pooling_matrices_at, random_effects_covariance
 
 COVARIANCES = ("fitted", "zero")
 
@@ -48,10 +48,7 @@ def pooling_matrices(fit, covariance="fitted"):
         raise ValueError(f"fit.model must be 'slope' (random intercepts and slopes), "
                          f"got {fit.model!r}")
     sigma = random_effects_covariance(fit)
-    if covariance == "zero":
-        sigma = np.diag(np.diag(sigma))
-    sigma2 = fit.variance["residual"]
-    return sigma2 * np.linalg.inv(sigma @ cluster_crossproducts(fit) + sigma2 * np.eye(2))
+    return pooling_matrices_at(fit, np.diag(np.diag(sigma)) if covariance == "zero" else sigma)
 
 
 def _pair(table, first, second):

@@ -41,6 +41,18 @@ def cluster_crossproducts(fit):
     return xtx
 
 
+def pooling_matrices_at(fit, sigma=None):
+    """Each cluster's pooling matrix ``M_j = sigma2 (Sigma X_j'X_j + sigma2 I)^-1``, ``(G, 2, 2)``.
+
+    ``sigma`` is the random-effects covariance (default: the fitted one).  The one
+    computation behind the conditional variances, the prediction-error covariances and
+    :func:`shrinkage.measure.pooling_matrices`.
+    """
+    sigma = random_effects_covariance(fit) if sigma is None else sigma
+    sigma2 = fit.variance["residual"]
+    return sigma2 * np.linalg.inv(sigma @ cluster_crossproducts(fit) + sigma2 * np.eye(2))
+
+
 def random_effects(fit):
     """Each cluster's random effects and their conditional covariance (lme4's condVar).
 
@@ -57,10 +69,7 @@ def random_effects(fit):
         ``ranef``), and ``var_intercept, var_slope, covariance``, their conditional
         variances and covariance.
     """
-    sigma = random_effects_covariance(fit)
-    sigma2 = fit.variance["residual"]
-    xtx = cluster_crossproducts(fit)
-    condvar = sigma2 * np.linalg.solve(sigma @ xtx + sigma2 * np.eye(2), sigma)
+    condvar = pooling_matrices_at(fit) @ random_effects_covariance(fit)
     c = fit.clusters
     fixed = fit.fixed_effects["estimate"].to_numpy()
     table = c[["cluster", "n"]].copy()
@@ -99,11 +108,9 @@ def prediction_error_covariances(fit):
     ``sigma2 (X_j'X_j)^-1`` at the same ``sigma2``: the own estimate is an unbiased
     predictor too, and the mixed model's is the best.
     """
-    sigma = random_effects_covariance(fit)
-    sigma2 = fit.variance["residual"]
-    pooling = sigma2 * np.linalg.inv(sigma @ cluster_crossproducts(fit) + sigma2 * np.eye(2))
-    condvar = pooling @ sigma
-    carried = pooling @ fit.fixed_covariance @ np.swapaxes(pooling, 1, 2)
+    matrices = pooling_matrices_at(fit)
+    condvar = matrices @ random_effects_covariance(fit)
+    carried = matrices @ fit.fixed_covariance @ np.swapaxes(matrices, 1, 2)
     error = condvar + carried
     return (error + np.swapaxes(error, 1, 2)) / 2  # symmetric to the last bit
 
