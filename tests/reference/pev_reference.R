@@ -24,15 +24,8 @@ args <- commandArgs(trailingOnly = TRUE)
 dir <- args[1]
 sleep_csv <- args[2]
 
-best_fit <- function(df) {
-  fits <- list(
-    default = lmer(y ~ x + (x | cluster), df),
-    bobyqa = lmer(y ~ x + (x | cluster), df, control = lmerControl(optimizer = "bobyqa")),
-    nelder_mead = lmer(y ~ x + (x | cluster), df,
-                       control = lmerControl(optimizer = "Nelder_Mead")))
-  criteria <- sapply(fits, function(f) -2 * as.numeric(logLik(f)))
-  fits[[which.min(criteria)]]
-}
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "best_fit.R"))  # best_fit(df)
 
 describe <- function(df, xs) {
   fit <- best_fit(df)
