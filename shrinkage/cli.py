@@ -94,7 +94,6 @@ def _cmd_study(args):
 
     if args.jobs is not None and (args.jobs == 0 or args.jobs < -1):
         raise ValueError(f"jobs must be a positive integer or -1 (every core), got {args.jobs}")
-    refuse_overlaps({}, {"out": args.out})
     if args.out != STDOUT:
         check_target(args.out)
     settings = _settings(args)

@@ -41,18 +41,19 @@ def _line_at(raw, offset):
 def sniff_encoding(raw):
     """The encoding of a file whose bytes are ``raw``: UTF-8, UTF-16 or Latin-1.
 
+    (A binary file is refused from its first bytes, before it is read whole and sniffed:
+    :func:`read_columns`.)
+
     Raises
     ------
     ValueError
-        For a binary file (NUL bytes without a UTF-16 byte-order mark), and for a file
-        that mixes UTF-8 with another encoding (some lines UTF-8, others not), naming a
-        line of each.
+        For a file that mixes UTF-8 with another encoding (some lines UTF-8, others not),
+        naming a line of each.
     """
     if raw.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    _refuse_binary(raw[:_SAMPLE_BYTES])
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as error:

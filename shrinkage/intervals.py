@@ -19,7 +19,6 @@ is the profiled criterion the fit minimises (:func:`shrinkage.reml.criterion`).
 
 import math
 import warnings
-from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -161,7 +160,7 @@ class Profile:
 
     def fixed_interval(self, index, level=0.95):
         """``(lower, upper)`` of the profile interval of fixed effect ``index``."""
-        threshold = NormalDist().inv_cdf(0.5 + level / 2) ** 2
+        threshold = normal_quantile(level) ** 2
         estimate = self.fixed_estimate[index]
 
         se = self.fixed_se[index]
@@ -189,7 +188,7 @@ class Profile:
 
     def interval(self, index, level=0.95):
         """``(lower, upper)`` of the profile interval of parameter ``index``."""
-        threshold = NormalDist().inv_cdf(0.5 + level / 2) ** 2
+        threshold = normal_quantile(level) ** 2
         lower, upper = self._bounds()[index]
         estimate = self.estimate[index]
         ends = []

@@ -5,11 +5,13 @@ the error table, the true cluster effects the simulation drew).
 """
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from .columns import as_pandas
+from .data import simulate
 from .fit import fit_models
 from .pooling import complete_pooling, no_pooling
 from .predict import pooling_matrices_at, random_effects_covariance
@@ -423,3 +425,33 @@ def holdout_error(predictions):
     usable = predictions.dropna(subset=list(POOLINGS))
     errors = usable[list(POOLINGS)].sub(usable["observed"], axis=0)
     return np.sqrt((errors ** 2).mean()).rename("RMSE")
+
+
+def intercept_errors_by_shape(settings, shape, seeds):
+    """Each cluster's squared intercept error under every pooling, over many draws of a shape.
+
+    Parameters
+    ----------
+    settings : shrinkage.Settings
+        The setting to draw (its seed is replaced by each of ``seeds``).
+    shape : str
+        The shape of the random effects, one of :data:`shrinkage.data.SHAPES`.
+    seeds : iterable of int
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cluster of every draw: ``none``, ``complete`` and ``partial``, the
+        squared errors of the three estimates of its intercept, and ``distance``, how far
+        its true intercept lies from the setting's average.
+    """
+    tables = []
+    for seed in seeds:
+        data, truth = simulate(replace(settings, seed=int(seed)), with_truth=True, shape=shape)
+        c = fit_models(data).clusters.merge(truth, on="cluster")
+        tables.append(pd.DataFrame({
+            "none": (c["ols_intercept"] - c["intercept"]) ** 2,
+            "complete": (complete_pooling(data)[0] - c["intercept"]) ** 2,
+            "partial": (c["mixed_intercept"] - c["intercept"]) ** 2,
+            "distance": (c["intercept"] - settings.intercept).abs()}))
+    return pd.concat(tables, ignore_index=True)

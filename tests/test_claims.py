@@ -263,30 +263,15 @@ def test_intervals_cover_far_out_clusters_and_singular_fits_less_often(name):
         assert summary["coverage_singular_slope"] < summary["coverage_slope"] - 0.1
 
 
-def _intercept_errors(shape):
-    """Squared intercept errors of no and partial pooling and each cluster's true distance
-    from the average, over 50 baseline draws of one shape of random effects."""
-    from shrinkage.data import SHAPES
-
-    assert shape in SHAPES
-    tables = []
-    for seed in SEEDS:
-        settings = replace(sk.SCENARIOS["baseline"], seed=seed)
-        data, truth = sk.simulate(settings, with_truth=True, shape=shape)
-        c = sk.fit_models(data).clusters.merge(truth, on="cluster")
-        tables.append(pd.DataFrame({
-            "none": (c["ols_intercept"] - c["intercept"]) ** 2,
-            "partial": (c["mixed_intercept"] - c["intercept"]) ** 2,
-            "distance": (c["intercept"] - settings.intercept).abs()}))
-    return pd.concat(tables, ignore_index=True)
-
-
 def test_pooling_still_pays_on_average_but_the_shape_decides_who_pays():
     # does_it_pay, "When the clusters are not normal": partial pooling has the lowest
     # error averaged over the clusters whatever the shape; with two groups more clusters
     # end further from the truth than their own estimate; with heavy tails the farthest
     # 5% pay more than with normal effects.
-    errors = {shape: _intercept_errors(shape) for shape in ("normal", "bimodal", "heavy-tailed")}
+    from shrinkage.measure import intercept_errors_by_shape
+
+    errors = {shape: intercept_errors_by_shape(sk.SCENARIOS["baseline"], shape, SEEDS)
+              for shape in ("normal", "bimodal", "heavy-tailed")}
     worse, far = {}, {}
     for shape, e in errors.items():
         assert e["partial"].mean() < e["none"].mean()
