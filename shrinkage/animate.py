@@ -117,7 +117,7 @@ def shrinkage_paths(fit, zoom_sd=None):
     ShrinkagePaths
     """
     c = fit.clusters
-    centre = fit.fixed_effects["estimate"].to_numpy(float)
+    centre = fit.population_line
     own_slope = c["ols_slope"].notna().to_numpy()
     start = np.column_stack([c["ols_intercept"].to_numpy(float),
                              c["ols_slope"].fillna(centre[1]).to_numpy(float)])

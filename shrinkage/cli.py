@@ -11,6 +11,7 @@ import sys
 from dataclasses import fields
 
 from . import __version__
+from . import formula as formulas
 from .csvfile import read_columns
 from .data import Settings, simulate
 from .fit import ConvergenceError, fit_models
@@ -59,12 +60,31 @@ def _cmd_data(args):
 
 def _fit(args):
     """Fit the user's file when --data is given, otherwise the simulated setting."""
-    model = {"model": args.model, "method": args.method}
+    if args.formula is not None:
+        return _fit_formula(args)
+    model = {"model": args.model or "slope", "method": args.method}
     if args.data is None:
         return fit_models(simulate(_settings(args)), **model)
-    data = read_columns(args.data, args.y, args.x, args.cluster, sep=args.sep,
-                        decimal=args.decimal, encoding=args.encoding)
-    return fit_models(data, y=args.y, x=args.x, cluster=args.cluster, **model)
+    data = read_columns(args.data, args.y or "y", args.x or "x", args.cluster or "cluster",
+                        sep=args.sep, decimal=args.decimal, encoding=args.encoding)
+    return fit_models(data, y=args.y or "y", x=args.x or "x", cluster=args.cluster or "cluster",
+                      **model)
+
+
+def _fit_formula(args):
+    """Fit ``--formula`` to ``--data`` (or to the simulated setting)."""
+    given = [f"--{name}" for name in ("y", "x", "cluster", "model") if getattr(args, name)]
+    if given:
+        raise ValueError(f"formula: {', '.join(given)} and --formula name the same things; "
+                         "give the formula alone")
+    parsed = formulas.parse(args.formula)
+    if args.data is None:
+        return fit_models(args.formula, simulate(_settings(args)), method=args.method)
+    others = [name for name in formulas.variables(parsed.fixed)
+              if name not in formulas.TRANSFORMS | {"np", "numpy"}]
+    data = read_columns(args.data, parsed.response, parsed.slope, parsed.cluster, sep=args.sep,
+                        decimal=args.decimal, encoding=args.encoding, others=others)
+    return fit_models(args.formula, data, method=args.method)
 
 
 def _json(data):
@@ -123,9 +143,15 @@ def _one_character(option):
 
 def _add_model_options(parser):
     group = parser.add_argument_group("the model")
-    group.add_argument("--model", choices=["slope", "intercept"], default="slope",
-                       help="random intercepts and slopes, y ~ x + (x | cluster), or random "
-                       "intercepts, y ~ x + (1 | cluster) (default: slope)")
+    group.add_argument("--formula", metavar="TEXT",
+                       help="the model in lme4's notation, such as \"distance ~ age * Sex + "
+                       "(age | Subject)\": any fixed part; the random part (1 | g), (x | g) or "
+                       "(x || g) (README, \"Formulas\"); instead of --y, --x, --cluster and "
+                       "--model")
+    group.add_argument("--model", choices=["slope", "intercept", "uncorrelated"], default=None,
+                       help="random intercepts and slopes, y ~ x + (x | cluster); random "
+                       "intercepts, y ~ x + (1 | cluster); or uncorrelated ones, "
+                       "y ~ x + (x || cluster) (default: slope)")
     group.add_argument("--method", choices=["REML", "ML"], default="REML",
                        help="restricted or full maximum likelihood (default: REML)")
 
@@ -136,11 +162,11 @@ def _add_file_options(parser):
         "A CSV file with a header row; rows with a missing value are left out.")
     group.add_argument("--data", metavar="FILE.csv",
                        help="the CSV file to fit ('-' reads standard input)")
-    group.add_argument("--y", default="y", metavar="COLUMN",
+    group.add_argument("--y", default=None, metavar="COLUMN",
                        help="the response column (default: y)")
-    group.add_argument("--x", default="x", metavar="COLUMN",
+    group.add_argument("--x", default=None, metavar="COLUMN",
                        help="the predictor column (default: x)")
-    group.add_argument("--cluster", default="cluster", metavar="COLUMN",
+    group.add_argument("--cluster", default=None, metavar="COLUMN",
                        help="the cluster column; its labels are read as text, exactly as "
                        "written (default: cluster)")
     group.add_argument("--sep", metavar="CHAR", type=_one_character("sep"),
@@ -169,8 +195,9 @@ def build_parser():
 
     fit = commands.add_parser("fit", help="fit the mixed model and print its summary",
                               description="Fit y ~ x + (x | cluster) (or y ~ x + (1 | cluster) "
-                              "with --model intercept) by REML or ML, to a simulated setting "
-                              "or to your own CSV file (--data).")
+                              "with --model intercept), or any --formula with one random term, "
+                              "by REML or ML, to a simulated setting or to your own CSV file "
+                              "(--data).")
     _add_data_options(fit)
     _add_file_options(fit)
     _add_model_options(fit)

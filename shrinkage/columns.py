@@ -24,6 +24,63 @@ class Columns:
     labels: np.ndarray   # the cluster labels as given, sorted; labels[codes] is each row's
     names: dict          # {"y": ..., "x": ..., "cluster": ...}: the data's own column names
     dropped: int = 0     # rows left out for a missing value
+    # The fixed-effects design of a formula (shrinkage.formula.Design); None: [1, x].
+    design: object = None
+
+    @property
+    def fixed(self):
+        """The fixed-effects design matrix, ``(n, p)``: a formula's, or ``[1, x]``."""
+        if self.design is not None:
+            return self.design.matrix
+        return np.column_stack([np.ones(len(self.x)), self.x])
+
+    @property
+    def fixed_names(self):
+        """The fixed effects' names, lme4's: ``Intercept``, then the columns'."""
+        return list(self.design.names) if self.design is not None else ["Intercept", self.names["x"]]
+
+    @classmethod
+    def from_formula(cls, data, model_formula):
+        """The data of a formula (:func:`shrinkage.formula.parse`): its columns, checked.
+
+        ``x`` is the random slope's column; for ``(1 | g)``, the first numeric column the
+        fixed part names (the cluster lines' slope), or none (``x`` all zero, its name
+        None).  Rows with a missing value in any column the formula uses are left out,
+        as lme4 does.
+        """
+        from .formula import TRANSFORMS, build_design, variables
+
+        data = as_pandas(data)
+        available = set(map(str, data.columns))
+        for name in variables(model_formula.fixed):
+            if name not in available and name not in TRANSFORMS | {"np", "numpy"}:
+                shown = ", ".join(map(str, data.columns[:10]))
+                raise ValueError(f"formula: the data have no column {name!r} (columns: {shown})")
+        used = model_formula.columns(available)
+        x = model_formula.slope
+        if x is None:
+            lookups = [name for name in variables(model_formula.fixed, plain=True)
+                       if name in available and pd.api.types.is_numeric_dtype(data[name])
+                       and not pd.api.types.is_bool_dtype(data[name])]
+            x = lookups[0] if lookups else None
+        for name in used:
+            if (data.columns == name).sum() > 1:
+                raise ValueError(f"formula: the data have {(data.columns == name).sum()} columns "
+                                 f"named {name!r}; rename them so that each name is used once")
+        if model_formula.slope is not None and model_formula.slope in available and not (
+                pd.api.types.is_numeric_dtype(data[x]) and not pd.api.types.is_bool_dtype(data[x])):
+            raise ValueError(f"formula: the random slope's column {x!r} must be numeric (a "
+                             "slope per cluster of a factor is not fitted here)")
+        if model_formula.cluster in (model_formula.response, x):
+            raise ValueError(f"formula: the cluster column {model_formula.cluster!r} is also "
+                             "the response or the slope's variable")
+        keep = data[used].notna().all(axis=1).to_numpy() if model_formula.cluster in available \
+            else np.ones(len(data), bool)
+        complete = data[keep] if not keep.all() else data
+        cols = cls.from_frame(complete, model_formula.response, x, model_formula.cluster)
+        cols.dropped = int((~keep).sum())
+        cols.design = build_design(model_formula, complete[used].reset_index(drop=True))
+        return cols
 
     @classmethod
     def from_frame(cls, data, y="y", x="x", cluster="cluster"):
@@ -36,6 +93,9 @@ class Columns:
         """
         data = as_pandas(data)
         names = {"y": y, "x": x, "cluster": cluster}
+        if x is None:  # a random-intercept formula without a numeric predictor
+            data = data.assign(**{_NO_X: 0.0})
+            names["x"] = _NO_X
         for role, name in names.items():
             if name not in data.columns:
                 shown = ", ".join(map(str, data.columns[:10]))
@@ -69,9 +129,14 @@ class Columns:
                     "their variance is finite")
         _check_scales(values, names)
         codes, labels = _code_labels(columns["cluster"])
+        if x is None:
+            names["x"] = None
         return cls(values["y"], values["x"], codes.astype(np.intp), np.asarray(labels), names,
                    int((~keep).sum()))
 
+
+# The column that stands in for x when a formula has none (all zero).
+_NO_X = "\0no x"
 
 # The smallest spread of y or x, and the largest ratio of the two, whose variances (and
 # the slope's) a double can hold: 1e-150 squared is 1e-300, near the smallest normal double.

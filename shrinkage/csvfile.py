@@ -154,27 +154,31 @@ def _first_bad_number(raw, line_of, decimal):
     return raw[row], line_of(row)
 
 
-def read_columns(source, y, x, cluster, sep=None, decimal=None, encoding=None, stdin=None):
-    """Read the columns ``y``, ``x`` and ``cluster`` of a CSV file.
+def read_columns(source, y, x, cluster, sep=None, decimal=None, encoding=None, stdin=None,
+                 others=()):
+    """Read the columns ``y``, ``x``, ``cluster`` and ``others`` of a CSV file.
 
     Parameters
     ----------
     source : str or pathlib.Path
         The file, or ``-`` for standard input.
     y, x, cluster : str
-        The column names, as written in the header.
+        The column names, as written in the header (``x`` may be None: not read).
     sep, decimal, encoding : str, optional
         The separator, the decimal mark and the text encoding; found from the file
         when not given.
     stdin : binary file, optional
         Where ``-`` reads from (default: the process's standard input).
+    others : sequence of str
+        More columns a formula uses: each is read as numbers when every value in it is
+        a number, else as text (as R's ``read.csv`` decides).
 
     Returns
     -------
     pandas.DataFrame
-        The three columns under their own names: ``y`` and ``x`` as floats,
-        ``cluster`` as text exactly as written; missing values as NaN.  Blank
-        lines are skipped.
+        The columns under their own names: ``y`` and ``x`` as floats, ``cluster`` as
+        text exactly as written, ``others`` as numbers or text; missing values as NaN.
+        Blank lines are skipped.
 
     Raises
     ------
@@ -207,6 +211,10 @@ def read_columns(source, y, x, cluster, sep=None, decimal=None, encoding=None, s
         raise ValueError(f"sep and decimal must differ, both are {sep!r}")
     names = _header_names(text, sep, spaced)
     wanted = {"y": y, "x": x, "cluster": cluster}
+    if x is None:
+        del wanted["x"]
+    extra = [name for name in dict.fromkeys(others) if name not in wanted.values()]
+    wanted.update({f"formula: the column {name!r}": name for name in extra})
     for role, column in wanted.items():
         count = names.count(column)
         if count > 1:
@@ -218,7 +226,7 @@ def read_columns(source, y, x, cluster, sep=None, decimal=None, encoding=None, s
                     "another separator)" if len(names) <= 1 else "")
             raise ValueError(f"{role}: {name} has no column {column!r}; its columns are "
                              f"{shown}{hint}")
-    if len(set(wanted.values())) < 3:
+    if len({wanted[role] for role in ("y", "x", "cluster") if role in wanted}) < 3 - (x is None):
         raise ValueError(f"y, x and cluster must be three different columns, got {wanted}")
     _check_rows(text, sep, spaced, len(names), name)
     try:
@@ -240,7 +248,7 @@ def read_columns(source, y, x, cluster, sep=None, decimal=None, encoding=None, s
         return row + 2
 
     result = {}
-    for role in ("y", "x"):
+    for role in [role for role in ("y", "x") if role in wanted]:
         column = wanted[role]
         bad = _first_bad_number(frame[column], line_of, decimal)
         if bad is not None:
@@ -255,7 +263,14 @@ def read_columns(source, y, x, cluster, sep=None, decimal=None, encoding=None, s
             values = values.str.replace(decimal, ".", regex=False)
         result[column] = pd.to_numeric(values.str.strip(), errors="raise").astype(float)
     result[cluster] = frame[cluster]
-    return pd.DataFrame(result, columns=[y, x, cluster]).reset_index(drop=True)
+    for column in extra:
+        values = frame[column]
+        if decimal != ".":
+            values = values.str.replace(decimal, ".", regex=False)
+        numbers = pd.to_numeric(values.str.strip(), errors="coerce")
+        all_numbers = numbers.notna().sum() == values.notna().sum()
+        result[column] = numbers.astype(float) if all_numbers else frame[column]
+    return pd.DataFrame(result, columns=list(wanted.values())).reset_index(drop=True)
 
 
 def _blank_lines(text, rows):

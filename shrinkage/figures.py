@@ -78,7 +78,7 @@ def plot_fraction_vs_distance(fit):
     each against the distance of the cluster's own estimate from the average.
     """
     c = fit.clusters
-    start = (c["ols_intercept"] - fit.fixed_effects["estimate"].iloc[0]).abs()
+    start = (c["ols_intercept"] - fit.population_line[0]).abs()
     moved = (c["ols_intercept"] - c["mixed_intercept"]).abs()
     fraction = shrinkage_fraction(fit)["intercept"]
     fig, axes = _grid(2, sharex=True)
@@ -310,7 +310,7 @@ def plot_estimates_by_size(fit, level=0.95):
                     color=BY_CLUSTER_COLOUR, elinewidth=0.7, alpha=0.8, label="no pooling")
         ax.errorbar(n * nudge * 1.04, mixed[part], yerr=z * mixed[f"{part}_se"], fmt="o", ms=3,
                     color=MIXED_COLOUR, elinewidth=0.7, alpha=0.8, label="partial pooling")
-        ax.axhline(fit.fixed_effects["estimate"].iloc[0 if part == "intercept" else 1],
+        ax.axhline(fit.population_line[0 if part == "intercept" else 1],
                    color="0.3", lw=0.8, ls="--")
         # The view holds every estimate; an interval wider than that runs off the edge
         # rather than flattening all the others.

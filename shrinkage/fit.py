@@ -14,15 +14,16 @@ when the data are rescaled or grow.  A fit that fails the check raises
 :class:`ConvergenceError`; it is never returned.
 """
 
+import dataclasses
 import functools
 import math
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import ThreadpoolController
 
+from . import formula as formulas
 from . import intervals, predict
 from .columns import Columns
 from .data import SIMULATED
@@ -44,7 +45,9 @@ from .report import fit_to_dict, summary_text
 # lme4's isSingular() tolerance on the bounded elements of theta (standardised x).
 SINGULAR_TOL = 1e-4
 # The elements of theta that are standard deviations, bounded below by 0, per model.
-_BOUNDED_OF = {"slope": (0, 2), "intercept": (0,)}
+_BOUNDED_OF = {"slope": (0, 2), "intercept": (0,), "uncorrelated": (0, 2)}
+# Variance parameters per model (lme4's theta), for the fit's df.
+_VARIANCE_PARAMETERS = {"slope": 3, "intercept": 1, "uncorrelated": 2}
 
 
 def check_identifiable(cols, model="slope"):
@@ -65,24 +68,32 @@ def check_identifiable(cols, model="slope"):
             f"the data have {nobs} observations for {groups} clusters, no more than the "
             f"{groups} random intercepts, so the random effects and the residual variance "
             "cannot be told apart; some clusters need 2 observations or more")
-    if model == "slope" and nobs <= 2 * groups:
+    p = cols.fixed.shape[1]
+    if nobs <= p:
+        raise UnidentifiableError(
+            f"the data have {nobs} observations for {p} fixed effects; the residual variance "
+            "needs more observations than fixed effects")
+    if model != "intercept" and nobs <= 2 * groups:
         raise UnidentifiableError(
             f"the data have {nobs} observations for {groups} clusters, no more than the "
             f"{2 * groups} random effects (an intercept and a slope per cluster), so the "
             "random effects and the residual variance cannot be told apart; the clusters need "
             "more than 2 observations each on average (in a simulation: a larger obs_per_cluster "
             "or balanced fraction)")
-    if cols.x.min() == cols.x.max():
+    if (model != "intercept" or cols.design is None) and cols.x.min() == cols.x.max():
         raise UnidentifiableError(
             f"{cols.names['x']} does not vary, so its slope cannot be estimated")
 
 
 @dataclass
 class MixedFit:
-    """A verified fit of ``y ~ x + (x | cluster)`` or ``y ~ x + (1 | cluster)``.
+    """A verified fit of ``y ~ X + (x | cluster)``, ``(1 | cluster)`` or ``(x || cluster)``.
 
     It holds both sets of cluster estimates: each cluster's own least-squares line
-    and the mixed model's.
+    and the mixed model's.  With fixed effects beyond ``x``, both are the cluster's
+    intercept and slope of ``x`` at the other predictors' reference values (zero, or a
+    factor's first level): the own line is fitted to ``y`` less the other fixed effects'
+    part.
 
     Attributes
     ----------
@@ -93,33 +104,37 @@ class MixedFit:
         fit (lme4's "REML criterion"), the deviance -2 log-likelihood for an ML fit.
     theta : numpy.ndarray
         The relative covariance factor ``[L11, L21, L22]`` at the optimum (``L21``
-        and ``L22`` are 0 for the random-intercept model).
+        and ``L22`` are 0 for the random-intercept model, ``L21`` for uncorrelated
+        effects).
     singular : bool
         lme4's "boundary (singular) fit": a variance at zero or a correlation of +-1.
     optimality : float
         The largest decrease of the criterion that its local quadratic model still
         promises at the optimum (at most ``OPTIMALITY_TOL``).
     fixed_effects : pandas.DataFrame
-        Index ``Intercept`` and the predictor's own name; columns ``estimate,
-        std_error, t_value``.  The
-        standard errors are lme4's, conditional on the variance estimates.
+        Index: lme4's names of the fixed effects (``Intercept``, ``age``,
+        ``SexFemale``, ``age:SexFemale``); columns ``estimate, std_error, t_value``.
+        The standard errors are lme4's, conditional on the variance estimates.
     variance : dict
         ``intercept, slope, covariance, correlation, residual`` (the random-intercept
-        model has no slope variance: 0, and correlation NaN).
+        model has no slope variance: 0, and correlation NaN; uncorrelated effects have
+        covariance 0 and correlation NaN).
     scaled_residual_quantiles : numpy.ndarray
         Min, 1Q, median, 3Q, max of the residuals over the residual SD.
     clusters : pandas.DataFrame
         ``cluster, n, ols_intercept, ols_slope, mixed_intercept, mixed_slope``; the
         ``cluster`` column holds the data's own labels.
     names : dict
-        The data's column names for ``y``, ``x`` and ``cluster``.
+        The data's column names for ``y``, ``x`` and ``cluster`` (``x`` is None for a
+        random-intercept formula without a numeric predictor).
     dropped : int
         Rows left out because ``y``, ``x`` or ``cluster`` was missing.
     simulated : bool
         Whether the data came from :func:`shrinkage.simulate` (the article's
         simulations, drawn in the article's fixed view) rather than a user's data.
-    model : {"slope", "intercept"}
-        Random intercepts and slopes, ``(x | cluster)``, or intercepts, ``(1 | cluster)``.
+    model : {"slope", "intercept", "uncorrelated"}
+        Random intercepts and slopes, ``(x | cluster)``; intercepts, ``(1 | cluster)``;
+        or uncorrelated intercepts and slopes, ``(x || cluster)``.
     method : {"REML", "ML"}
         Restricted or full maximum likelihood.
     """
@@ -141,9 +156,11 @@ class MixedFit:
     method: str = "REML"
     # The data as fitted (rows with missing values left out), for refits and intervals.
     columns: Columns = field(default=None, repr=False, compare=False)
-    # The 2 x 2 covariance matrix of the fixed effects (lme4's vcov), conditional on the
+    # The p x p covariance matrix of the fixed effects (lme4's vcov), conditional on the
     # variance estimates; its diagonal gives fixed_effects' std_error.
     fixed_covariance: np.ndarray = field(default=None, repr=False, compare=False)
+    # The formula as given (None: the model built from y, x, cluster and model).
+    formula_text: str = None
 
     converged = True  # a fit that did not converge raises instead of existing
 
@@ -158,13 +175,21 @@ class MixedFit:
     @property
     def formula(self):
         """The model in lme4's notation, with the data's own names."""
+        if self.formula_text is not None:
+            return self.formula_text
         y, x, cluster = self.names["y"], self.names["x"], self.names["cluster"]
         return f"{y} ~ {x} + ({x if self.model == 'slope' else 1} | {cluster})"
 
     @property
     def df(self):
         """Number of parameters: fixed effects, variance parameters and sigma (lme4's df)."""
-        return 2 + (3 if self.model == "slope" else 1) + 1
+        return len(self.fixed_effects) + _VARIANCE_PARAMETERS[self.model] + 1
+
+    @property
+    def population_line(self):
+        """``[intercept, slope of x]`` of the fixed effects, at the other predictors'
+        reference values; a term the fixed part lacks is 0."""
+        return population_line(self.fixed_effects["estimate"], self.names["x"])
 
     @property
     def loglik(self):
@@ -189,7 +214,7 @@ class MixedFit:
     @property
     def sums(self):
         """The engine's per-cluster sums of the data."""
-        return ClusterSums.from_columns(self.columns)
+        return ClusterSums.from_columns(self.columns, self.model)
 
     def refit(self, method=None, model=None):
         """The same data fitted by another ``method`` ("REML", "ML") or ``model``."""
@@ -200,6 +225,8 @@ class MixedFit:
         with _one_blas_thread():
             fit = _fit_columns(self.columns, model, method)
         fit.simulated = self.simulated
+        if model == self.model:
+            fit.formula_text = self.formula_text
         return fit
 
     def conf_int(self, level=0.95, method="profile"):
@@ -226,28 +253,14 @@ class MixedFit:
         return fit_to_dict(self)
 
 
-MODELS = ("slope", "intercept")
+MODELS = formulas.MODELS
 METHODS = ("REML", "ML")
-_FORMULA = re.compile(r"^\s*([^\s~+()|]+)\s*~\s*([^\s~+()|]+)\s*\+\s*\(\s*([^\s~+()|]+)\s*"
-                      r"\|\s*([^\s~+()|]+)\s*\)\s*$")
 
 
-def parse_formula(formula):
-    """``(y, x, cluster, model)`` of ``"y ~ x + (x | cluster)"`` or ``"y ~ x + (1 | cluster)"``.
-
-    Raises
-    ------
-    ValueError
-        For any other formula, naming the two forms this package fits.
-    """
-    match = _FORMULA.match(str(formula))
-    if match is None or match[3] not in ("1", match[2]):
-        raise ValueError(
-            f"formula: only 'y ~ x + (x | cluster)' (random intercepts and slopes) and "
-            f"'y ~ x + (1 | cluster)' (random intercepts) are supported, got {formula!r}; "
-            "for other models use statsmodels' MixedLM or R's lme4")
-    y, x, inner, cluster = match.groups()
-    return y, x, cluster, "slope" if inner == x else "intercept"
+def population_line(estimates, x):
+    """``[intercept, slope of x]`` of named fixed-effect ``estimates`` (a missing one is 0)."""
+    return np.array([float(estimates.get("Intercept", 0.0)),
+                     float(estimates.get(x, 0.0)) if x is not None else 0.0])
 
 
 def fit_models(source=None, /, y="y", x="x", cluster="cluster", *, data=None, model="slope",
@@ -258,17 +271,20 @@ def fit_models(source=None, /, y="y", x="x", cluster="cluster", *, data=None, mo
     ----------
     source : pandas.DataFrame or str
         The data, one row per observation, as from :func:`shrinkage.create_data`; or a
-        formula, with the data second or as ``data=``:
-        ``fit_models("Reaction ~ Days + (Days | Subject)", df)`` (see
-        :func:`parse_formula` for the two forms).  Tables with ``to_pandas()`` (polars,
-        pyarrow) are converted.
+        formula in lme4's notation, with the data second or as ``data=``:
+        ``fit_models("distance ~ age * Sex + (age | Subject)", df)``.  The fixed part is
+        any Wilkinson formula (formulaic builds its design, with R's treatment
+        contrasts); the random part is ``(1 | g)``, ``(x | g)`` or ``(x || g)``
+        (:mod:`shrinkage.formula`).  Tables with ``to_pandas()`` (polars, pyarrow) are
+        converted.
     y, x, cluster : str
         The names of the response, the predictor and the cluster column.  Cluster
         labels may be numbers or text; they are kept as they are.  Rows with a
         missing value in any of the three are left out, as lme4 does by default.
-    model : {"slope", "intercept"}, default "slope"
-        ``y ~ x + (x | cluster)``, random intercepts and slopes, or
-        ``y ~ x + (1 | cluster)``, random intercepts (a formula sets it).
+    model : {"slope", "intercept", "uncorrelated"}, default "slope"
+        ``y ~ x + (x | cluster)``, random intercepts and slopes;
+        ``y ~ x + (1 | cluster)``, random intercepts; or ``y ~ x + (x || cluster)``,
+        uncorrelated intercepts and slopes (a formula sets it).
     data : pandas.DataFrame, optional
         The data, by name: ``fit_models(formula, data=df)`` or ``fit_models(data=df)``.
     method : {"REML", "ML"}, default "REML"
@@ -283,8 +299,9 @@ def fit_models(source=None, /, y="y", x="x", cluster="cluster", *, data=None, mo
     Raises
     ------
     ValueError
-        When a column is missing or not numeric where it must be, or an argument is
-        not one of the allowed values.
+        When a column is missing or not numeric where it must be, an argument is
+        not one of the allowed values, or a formula cannot be fitted (a random part
+        other than the three, an unknown column, a rank-deficient design).
     UnidentifiableError
         When the random effects cannot be identified (too few observations
         or clusters, x constant, no residual variation).
@@ -292,13 +309,20 @@ def fit_models(source=None, /, y="y", x="x", cluster="cluster", *, data=None, mo
         When no start reaches a point that passes the optimality check.
     """
     if isinstance(source, str):  # fit_models(formula, data) or fit_models(formula, data=...)
-        formula = source
+        model_formula = formulas.parse(source)
         if data is None:
             data, y = (y, "y") if not isinstance(y, str) else (None, y)
         if data is None or isinstance(data, str):
             raise ValueError("data: give the data after the formula, as in "
                              "fit_models('y ~ x + (x | cluster)', data)")
-        y, x, cluster, model = parse_formula(formula)
+        if method not in METHODS:
+            raise ValueError(f"method must be 'REML' or 'ML', got {method!r}")
+        with _one_blas_thread():
+            cols = Columns.from_formula(data, model_formula)
+            fit = _fit_columns(cols, model_formula.model, method)
+        fit.simulated = bool(getattr(data, "attrs", {}).get(SIMULATED, False))
+        fit.formula_text = source
+        return fit
     elif source is not None and data is not None:
         raise ValueError("data: give the data once, either first or as data=")
     else:
@@ -307,7 +331,7 @@ def fit_models(source=None, /, y="y", x="x", cluster="cluster", *, data=None, mo
             raise ValueError("data: no data given; fit_models(data) or "
                              "fit_models(formula, data)")
     if model not in MODELS:
-        raise ValueError(f"model must be 'slope' or 'intercept', got {model!r}")
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     if method not in METHODS:
         raise ValueError(f"method must be 'REML' or 'ML', got {method!r}")
     with _one_blas_thread():
@@ -338,8 +362,8 @@ def _fit(data, y, x, cluster, model="slope", method="REML"):
 
 def _fit_columns(cols, model, method):
     check_identifiable(cols, model)
-    sums = ClusterSums.from_columns(cols)
-    _check_residual_variation(sums, cols, model)
+    sums = ClusterSums.from_columns(cols, model)
+    _check_residual_variation(sums, cols)
     reml = method == "REML"
     d_s = minimise(sums, model, reml)
     decrease = verify_optimum(d_s, sums, model, reml)
@@ -350,18 +374,15 @@ def _fit_columns(cols, model, method):
     return _assemble(cols, sums, d_s, decrease, model, method)
 
 
-def _check_residual_variation(sums, cols, model="slope"):
+def _check_residual_variation(sums, cols):
     """Refuse data that the model's cluster lines fit exactly (sigma = 0).
 
-    The criterion then decreases without bound, so there is no optimum.  The
-    within-cluster spread (around each cluster's own line, or around parallel lines
-    for the random-intercept model) is compared with the rounding error of the data,
-    so any residual variation that floating point can hold is enough.
+    The criterion then decreases without bound, so there is no optimum.  The spread
+    around each cluster's own line and the fixed effects is compared with the rounding
+    error of the data, so any residual variation that floating point can hold is enough.
     """
-    rss = sums.rss.sum()
-    if model == "intercept" and sums.sxx.sum() > 0:
-        rss = max(sums.syy.sum() - sums.sxy.sum() ** 2 / sums.sxx.sum(), rss)
-    if math.sqrt(rss / sums.nobs) <= sums.y_precision * 100:
+    rss = sums.within_rss()
+    if math.sqrt(max(rss, 0.0) / sums.nobs) <= sums.y_precision * 100:
         raise UnidentifiableError(
             f"{cols.names['y']} has no variation around each cluster's own line (at double "
             "precision), so the residual variance is zero and the model has no REML "
@@ -374,26 +395,35 @@ def _assemble(cols, sums, d_s, decrease, model="slope", method="REML"):
     beta_s, s_mat, sigma2_s, modes_s = estimates(d_s, blocks)
     m = sums.to_standard()
     scale = sums.y_scale
-    beta = sums.line + scale * m @ beta_s
-    cov_beta = scale ** 2 * sigma2_s * m @ np.linalg.inv(s_mat) @ m.T
+    beta = sums.line + scale * sums.to_fixed @ beta_s
+    cov_beta = scale ** 2 * sigma2_s * sums.to_fixed @ np.linalg.inv(s_mat) @ sums.to_fixed.T
+    cov_beta = (cov_beta + cov_beta.T) / 2
     se = np.sqrt(np.diag(cov_beta))
     d = m @ d_s @ m.T      # relative covariance in the data's units
+    if model == "uncorrelated":
+        d[0, 1] = d[1, 0] = 0.0  # exactly: x_s is not centred, so D_s's zero stays zero
     sigma2 = scale ** 2 * sigma2_s
     cov = sigma2 * d
     sd = np.sqrt(np.diag(cov))
     # Clipped: rounding can put a boundary fit's correlation a hair beyond +-1.
-    corr = float(np.clip(cov[0, 1] / (sd[0] * sd[1]), -1, 1)) if sd.all() else float("nan")
+    corr = (float(np.clip(cov[0, 1] / (sd[0] * sd[1]), -1, 1))
+            if sd.all() and model == "slope" else float("nan"))
     effects = scale * (m @ modes_s).T  # (G, 2)
 
-    coef = beta + effects[cols.codes]
-    resid = cols.y - coef[:, 0] - coef[:, 1] * cols.x
-    n, ols_intercept, ols_slope = own_lines(cols)
+    names = cols.fixed_names
+    estimate = pd.Series(beta, index=names)
+    line = population_line(estimate, cols.names["x"])
+    fitted = cols.fixed @ beta + np.einsum("ij,ij->i", effects[cols.codes],
+                                           np.column_stack([np.ones(len(cols.x)), cols.x]))
+    resid = cols.y - fitted
+    n, ols_intercept, ols_slope = own_lines(_partial(cols, estimate))
     clusters = pd.DataFrame({
         "cluster": cols.labels, "n": n, "ols_intercept": ols_intercept,
-        "ols_slope": ols_slope, "mixed_intercept": beta[0] + effects[:, 0],
-        "mixed_slope": beta[1] + effects[:, 1]})
+        "ols_slope": ols_slope if cols.names["x"] is not None else np.nan,
+        "mixed_intercept": line[0] + effects[:, 0],
+        "mixed_slope": line[1] + effects[:, 1] if cols.names["x"] is not None else np.nan})
     fixed = pd.DataFrame({"estimate": beta, "std_error": se, "t_value": beta / se},
-                         index=pd.Index(["Intercept", cols.names["x"]]))
+                         index=pd.Index(names))
     return MixedFit(
         nobs=len(cols.y), ngroups=len(cols.labels),
         criterion=float(criterion(theta_of(d_s), blocks, gradient=False)
@@ -406,3 +436,19 @@ def _assemble(cols, sums, d_s, decrease, model="slope", method="REML"):
         scaled_residual_quantiles=np.quantile(resid / math.sqrt(sigma2), [0, .25, .5, .75, 1]),
         clusters=clusters, names=dict(cols.names), dropped=cols.dropped, model=model,
         method=method, columns=cols, fixed_covariance=cov_beta)
+
+
+def _partial(cols, estimate):
+    """``cols`` with ``y`` less the part of the fixed effects other than intercept and x.
+
+    Each cluster's own line through these partial residuals is its intercept and slope
+    of x at the other predictors' reference values, as the mixed model's are reported.
+    """
+    if cols.design is None:
+        return cols
+    own = [name for name in estimate.index if name not in ("Intercept", cols.names["x"])]
+    if not own:
+        return cols
+    positions = [list(estimate.index).index(name) for name in own]
+    other = cols.fixed[:, positions] @ estimate[own].to_numpy()
+    return dataclasses.replace(cols, y=cols.y - other)

@@ -37,22 +37,26 @@ def _parts(theta, blocks, constraint=None):
     """
     l1, l2, l3 = theta
     d11, d12, d22 = l1 * l1, l1 * l2, l2 * l2 + l3 * l3
-    delta, w, h, yvy = cluster_terms(d11, d12, d22, (l1 * l3) ** 2, blocks)
-    (s11, s12, s22), det_s, beta, rss = generalised_least_squares(w, h, yvy)
-    if beta is None or not rss > 0 or not np.all(delta > 0):
+    delta, _, _, q = cluster_terms(d11, d12, d22, (l1 * l3) ** 2, blocks)
+    if not np.all(delta > 0):
+        return None
+    _, factor, beta, rss = generalised_least_squares(q, blocks.p)
+    if beta is None or not rss > 0:
         return None
     if constraint is not None:
         a, c = constraint
-        spread = (a[0] * a[0] * s22 - 2 * a[0] * a[1] * s12 + a[1] * a[1] * s11) / det_s
-        rss = rss + (c - a @ beta) ** 2 / spread
-    return np.log(delta).sum() + (math.log(det_s) if blocks.reml else 0.0), rss
+        half = np.linalg.solve(factor, a)
+        rss = rss + (c - a @ beta) ** 2 / (half @ half)
+    log_det_s = 2 * np.log(np.diag(factor)).sum()
+    return np.log(delta).sum() + (log_det_s if blocks.reml else 0.0), rss
 
 
 class Profile:
     """The criterion of a fit as a function of its variance parameters, in the data's units.
 
     Parameters are ``sd_intercept, correlation, sd_slope, sigma`` for the random-slope
-    model and ``sd_intercept, sigma`` for the random-intercept model.
+    model, ``sd_intercept, sd_slope, sigma`` for uncorrelated effects and
+    ``sd_intercept, sigma`` for the random-intercept model.
     """
 
     def __init__(self, fit):
@@ -70,16 +74,20 @@ class Profile:
                 v["correlation"]) else 0.0
             self.estimate = np.array([math.sqrt(v["intercept"]), corr, math.sqrt(v["slope"]),
                                       math.sqrt(v["residual"])])
+        elif fit.model == "uncorrelated":
+            self.names = ["sd_intercept", "sd_slope", "sigma"]
+            self.estimate = np.array([math.sqrt(v["intercept"]), math.sqrt(v["slope"]),
+                                      math.sqrt(v["residual"])])
         else:
             self.names = ["sd_intercept", "sigma"]
             self.estimate = np.array([math.sqrt(v["intercept"]), math.sqrt(v["residual"])])
         self.minimum = self.criterion(self.estimate)
         # The fixed effects as linear functions of the standardised ones:
-        # beta = line + y_scale * M beta_s (reml.ClusterSums.to_standard).
+        # beta = line + y_scale * T beta_s (reml.ClusterSums).
         self.fixed_names = list(fit.fixed_effects.index)
         self.fixed_estimate = fit.fixed_effects["estimate"].to_numpy()
         self.fixed_se = fit.fixed_effects["std_error"].to_numpy()
-        self._fixed_rows = self.sums.y_scale * self.sums.to_standard()
+        self._fixed_rows = self.sums.y_scale * self.sums.to_fixed
         self._ridge = None
 
     def _constraint(self, index, value):
@@ -92,15 +100,16 @@ class Profile:
         ``fixed``, ``(index, value)``, holds a fixed effect at ``value`` (the others go to
         their least-squares values given it).
         """
-        if self.fit.model == "slope":
+        model = self.fit.model
+        if model == "slope":
             sd0, corr, sd1, sigma = p
-            cov = np.array([[sd0 * sd0, corr * sd0 * sd1], [corr * sd0 * sd1, sd1 * sd1]])
+        elif model == "uncorrelated":
+            (sd0, sd1, sigma), corr = p, 0.0
         else:
-            sd0, sigma = p
-            cov = np.array([[sd0 * sd0, 0.0], [0.0, 0.0]])
-        if not (sigma > 0 and sd0 >= 0 and (self.fit.model == "intercept"
-                                             or (sd1 >= 0 and abs(corr) <= 1))):
+            (sd0, sigma), sd1, corr = p, 0.0, 0.0
+        if not (sigma > 0 and sd0 >= 0 and sd1 >= 0 and abs(corr) <= 1):
             return math.inf
+        cov = np.array([[sd0 * sd0, corr * sd0 * sd1], [corr * sd0 * sd1, sd1 * sd1]])
         d_s = self.m_inv @ (cov / (sigma * sigma)) @ self.m_inv.T
         parts = _parts(theta_of(d_s), self.blocks,
                        None if fixed is None else self._constraint(*fixed))
@@ -266,8 +275,9 @@ def conf_int(fit, level=0.95, method="profile"):
     Returns
     -------
     pandas.DataFrame
-        Index: ``Intercept``, the predictor's name, then ``sd_intercept``,
-        ``correlation``, ``sd_slope`` (random-slope model) and ``sigma``; columns
+        Index: the fixed effects' names, then ``sd_intercept``, ``correlation`` and
+        ``sd_slope`` (random-slope model; uncorrelated effects have no correlation) and
+        ``sigma``; columns
         ``lower, upper``.  lme4: ``confint(fit, oldNames = FALSE)``.  The profile
         intervals are those of the maximum-likelihood fit (see the module's notes).  An
         end at a bound (a standard deviation of 0, a correlation of +-1) means the

@@ -66,7 +66,7 @@ def _moves(fit, covariance):
     """Each cluster's own estimate, the average, and the move ``own - mixed`` (G x 2)."""
     c = fit.clusters
     own = _pair(c, "ols_intercept", "ols_slope")
-    average = fit.fixed_effects["estimate"].to_numpy()
+    average = fit.population_line
     if covariance == "fitted":
         moved = own - _pair(c, "mixed_intercept", "mixed_slope")
     else:
@@ -235,7 +235,7 @@ def random_effects_ellipse(fit, level, points=200):
     radius = math.sqrt(-2.0 * math.log1p(-level))
     angle = np.linspace(0.0, 2.0 * np.pi, points)
     circle = np.stack([np.cos(angle), np.sin(angle)])
-    return fit.fixed_effects["estimate"].to_numpy() + (radius * root @ circle).T
+    return fit.population_line + (radius * root @ circle).T
 
 
 def share_outside_ellipse(fit, level):
@@ -253,7 +253,7 @@ def share_outside_ellipse(fit, level):
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     precision = np.linalg.pinv(random_effects_covariance(fit))
-    centre = fit.fixed_effects["estimate"].to_numpy()
+    centre = fit.population_line
     radius2 = -2.0 * math.log1p(-level)
     shares = {}
     for name, prefix in (("own", "ols"), ("mixed", "mixed")):

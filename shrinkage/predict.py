@@ -31,7 +31,7 @@ def random_effects_covariance(fit):
 
 
 def cluster_crossproducts(fit):
-    """Each cluster's ``X'X`` (``X`` a column of ones and its ``x``), shape ``(ngroups, 2, 2)``."""
+    """Each cluster's ``Z'Z`` (``Z`` a column of ones and its ``x``), shape ``(ngroups, 2, 2)``."""
     cols = fit.columns
     groups = len(cols.labels)
     xtx = np.empty((groups, 2, 2))
@@ -71,10 +71,11 @@ def random_effects(fit):
     """
     condvar = pooling_matrices_at(fit) @ random_effects_covariance(fit)
     c = fit.clusters
-    fixed = fit.fixed_effects["estimate"].to_numpy()
+    fixed = fit.population_line
     table = c[["cluster", "n"]].copy()
     table["intercept"] = c["mixed_intercept"].to_numpy() - fixed[0]
-    table["slope"] = c["mixed_slope"].to_numpy() - fixed[1]
+    table["slope"] = (c["mixed_slope"].to_numpy() - fixed[1] if fit.names["x"] is not None
+                      else 0.0)
     table["var_intercept"] = condvar[:, 0, 0]
     table["var_slope"] = condvar[:, 1, 1]
     table["covariance"] = condvar[:, 0, 1]
@@ -89,29 +90,54 @@ def check_level(level):
     return float(level)
 
 
+def _carried(fit):
+    """Each cluster's ``K_j = M_j D Z_j'X_j``, ``(G, 2, p)``: how an error in the fixed
+    effects moves its predicted random effects, ``u_hat_j - u_tilde_j = -K_j (beta_hat -
+    beta)`` (``D = Sigma / sigma2``; with ``X_j = Z_j``, ``K_j = I - M_j``)."""
+    cols = fit.columns
+    groups = len(cols.labels)
+    fixed = cols.fixed
+    ztx = np.stack([np.stack([np.bincount(cols.codes, column, groups),
+                              np.bincount(cols.codes, cols.x * column, groups)], axis=1)
+                    for column in fixed.T], axis=2)
+    relative = random_effects_covariance(fit) / fit.variance["residual"]
+    return pooling_matrices_at(fit) @ relative @ ztx
+
+
+def _line_selector(fit):
+    """The ``2 x p`` matrix that picks ``[intercept, slope of x]`` out of the fixed effects."""
+    names = list(fit.fixed_effects.index)
+    selector = np.zeros((2, len(names)))
+    for row, name in enumerate(("Intercept", fit.names["x"])):
+        if name in names:
+            selector[row, names.index(name)] = 1.0
+    return selector
+
+
 def prediction_error_covariances(fit):
     """Each cluster's prediction-error covariance of its line, ``(ngroups, 2, 2)``.
 
-    The error of a cluster's mixed-model intercept and slope, ``beta_hat + u_hat_j -
-    (beta + u_j)``, has the covariance that the inverse of Henderson's mixed-model
-    equations gives (times ``sigma2``) for that combination.  Per cluster it is
+    The error of a cluster's mixed-model intercept and slope, ``E beta_hat + u_hat_j -
+    (E beta + u_j)`` (``E`` picks the intercept and the slope of ``x`` out of the fixed
+    effects), has the covariance that the inverse of Henderson's mixed-model equations
+    gives (times ``sigma2``) for that combination.  Per cluster it is
 
-        ``condVar_j + M_j Var(beta_hat) M_j'``,  ``M_j = sigma2 (Sigma X_j'X_j + sigma2 I)^-1``,
+        ``condVar_j + (E - K_j) Var(beta_hat) (E - K_j)'``,  ``K_j = M_j D Z_j'X_j``,
 
     where ``condVar_j = M_j Sigma`` is the conditional covariance of the random effects
-    given the fixed effects (lme4's ``ranef(condVar = TRUE)``) and ``M_j`` the cluster's
-    pooling matrix: ``u_hat_j - u_tilde_j = -(I - M_j)(beta_hat - beta)``, where
-    ``u_tilde_j`` is the prediction with the true fixed effects, and ``u_tilde_j - u_j``
-    is uncorrelated with every linear function of the data, ``beta_hat`` included, so
-    the two parts add without a cross term.  It is never larger (in the order of
-    covariance matrices) than the cluster's own least-squares covariance
-    ``sigma2 (X_j'X_j)^-1`` at the same ``sigma2``: the own estimate is an unbiased
-    predictor too, and the mixed model's is the best.
+    given the fixed effects (lme4's ``ranef(condVar = TRUE)``), ``M_j = sigma2 (Sigma
+    Z_j'Z_j + sigma2 I)^-1`` the cluster's pooling matrix and ``D = Sigma / sigma2``:
+    ``u_hat_j - u_tilde_j = -K_j (beta_hat - beta)``, where ``u_tilde_j`` is the
+    prediction with the true fixed effects, and ``u_tilde_j - u_j`` is uncorrelated with
+    every linear function of the data, ``beta_hat`` included, so the two parts add
+    without a cross term.  With ``X = Z = [1, x]``, ``E - K_j = M_j``.  It is then never
+    larger (in the order of covariance matrices) than the cluster's own least-squares
+    covariance ``sigma2 (Z_j'Z_j)^-1`` at the same ``sigma2``: the own estimate is an
+    unbiased predictor too, and the mixed model's is the best.
     """
-    matrices = pooling_matrices_at(fit)
-    condvar = matrices @ random_effects_covariance(fit)
-    carried = matrices @ fit.fixed_covariance @ np.swapaxes(matrices, 1, 2)
-    error = condvar + carried
+    condvar = pooling_matrices_at(fit) @ random_effects_covariance(fit)
+    moves = _line_selector(fit) - _carried(fit)
+    error = condvar + moves @ fit.fixed_covariance @ np.swapaxes(moves, 1, 2)
     return (error + np.swapaxes(error, 1, 2)) / 2  # symmetric to the last bit
 
 
@@ -191,41 +217,56 @@ def predict(fit, newdata, clusters=True, level=None):
     if level is not None:
         check_level(level)
     x_name, cluster_name = fit.names["x"], fit.names["cluster"]
-    needed = [x_name] + ([cluster_name] if clusters else [])
+    design = fit.columns.design
+    needed = ([] if design is not None else [x_name]) + ([cluster_name] if clusters else [])
+    if design is not None:
+        needed = list(dict.fromkeys(design.variables + ([x_name] if x_name else []) + needed))
     for name in needed:
         if name not in newdata.columns:
-            raise ValueError(f"newdata: no column {name!r} (the fit's columns are "
-                             f"{fit.names['x']!r} and {fit.names['cluster']!r})")
-    x = pd.to_numeric(newdata[x_name], errors="coerce").to_numpy(float)
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"newdata: column {x_name!r} must be numeric and finite")
-    if not np.all(np.abs(x) <= MAX_MAGNITUDE):
-        raise ValueError(f"newdata: column {x_name!r} has a value of magnitude "
-                         f"{np.abs(x).max():g}; values must lie in [-{MAX_MAGNITUDE:g}, "
-                         f"{MAX_MAGNITUDE:g}]")
-    fixed = fit.fixed_effects["estimate"].to_numpy()
-    design = np.column_stack([np.ones(len(x)), x])
+            raise ValueError(f"newdata: no column {name!r} (the fit uses "
+                             f"{', '.join(map(repr, needed))})")
+        if name != cluster_name and newdata[name].isna().any():
+            raise ValueError(f"newdata: column {name!r} has a missing value in row "
+                             f"{newdata.index[newdata[name].isna().to_numpy()][0]!r}")
+    x = _finite_column(newdata, x_name) if x_name is not None else np.zeros(len(newdata))
+    rows = (np.column_stack([np.ones(len(x)), x]) if design is None
+            else design.for_new(newdata))
+    z = np.column_stack([np.ones(len(x)), x])
     position = (pd.Index(fit.clusters["cluster"]).get_indexer(newdata[cluster_name])
                 if clusters else np.full(len(x), -1))
     known = position >= 0
-    coefficients = np.tile(fixed, (len(x), 1))
-    effects = random_effects(fit)
-    coefficients[known] += effects[["intercept", "slope"]].to_numpy()[position[known]]
-    prediction = np.einsum("ij,ij->i", design, coefficients)
+    effects = np.zeros((len(x), 2))
+    effects[known] = random_effects(fit)[["intercept", "slope"]].to_numpy()[position[known]]
+    prediction = rows @ fit.fixed_effects["estimate"].to_numpy() + np.einsum("ij,ij->i", z, effects)
     if level is None:
         return pd.Series(prediction, index=newdata.index, name="fit")
 
-    z = normal_quantile(level)
-    new_part = (np.einsum("ij,jk,ik->i", design, fit.fixed_covariance, design)
-                + np.einsum("ij,jk,ik->i", design, random_effects_covariance(fit), design))
-    error = np.zeros((len(x), 2, 2))
-    error[known] = prediction_error_covariances(fit)[position[known]]
-    known_part = np.einsum("ij,ijk,ik->i", design, error, design)
+    z_value = normal_quantile(level)
+    new_part = (np.einsum("ij,jk,ik->i", rows, fit.fixed_covariance, rows)
+                + np.einsum("ij,jk,ik->i", z, random_effects_covariance(fit), z))
+    # A fitted cluster: the fixed effects' error less what its random effects absorb,
+    # and the random effects' conditional variance (see prediction_error_covariances).
+    condvar = pooling_matrices_at(fit) @ random_effects_covariance(fit)
+    moves = rows[known] - np.einsum("ia,iap->ip", z[known], _carried(fit)[position[known]])
+    known_part = np.zeros(len(x))
+    known_part[known] = (np.einsum("ip,pq,iq->i", moves, fit.fixed_covariance, moves)
+                         + np.einsum("ia,iab,ib->i", z[known], condvar[position[known]], z[known]))
     variance = np.where(known, known_part, new_part) + fit.variance["residual"]
     se = np.sqrt(variance)
-    return pd.DataFrame({"fit": prediction, "lower": prediction - z * se,
-                         "upper": prediction + z * se, "se": se, "new_cluster": ~known},
+    return pd.DataFrame({"fit": prediction, "lower": prediction - z_value * se,
+                         "upper": prediction + z_value * se, "se": se, "new_cluster": ~known},
                         index=newdata.index)
+
+
+def _finite_column(newdata, name):
+    values = pd.to_numeric(newdata[name], errors="coerce").to_numpy(float)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"newdata: column {name!r} must be numeric and finite")
+    if not np.all(np.abs(values) <= MAX_MAGNITUDE):
+        raise ValueError(f"newdata: column {name!r} has a value of magnitude "
+                         f"{np.abs(values).max():g}; values must lie in [-{MAX_MAGNITUDE:g}, "
+                         f"{MAX_MAGNITUDE:g}]")
+    return values
 
 
 def fitted_values(fit):
@@ -234,10 +275,10 @@ def fitted_values(fit):
     Rows are those of the fitted data without missing values, in their order.
     """
     cols = fit.columns
-    c = fit.clusters
-    intercept = c["mixed_intercept"].to_numpy()[cols.codes]
-    slope = c["mixed_slope"].to_numpy()[cols.codes]
-    return intercept + slope * cols.x
+    effects = random_effects(fit)
+    intercept = effects["intercept"].to_numpy()[cols.codes]
+    slope = effects["slope"].to_numpy()[cols.codes]
+    return cols.fixed @ fit.fixed_effects["estimate"].to_numpy() + intercept + slope * cols.x
 
 
 def residuals(fit):

@@ -1,13 +1,15 @@
-"""The REML engine for ``y ~ x + (x | cluster)``: lme4's profiled criterion, exactly.
+"""The REML engine for ``y ~ X + (x | cluster)``: lme4's profiled criterion, exactly.
 
 The mixed model is fitted by minimising lme4's profiled REML criterion over the
 relative covariance factor ``theta`` (Bates et al. 2015, *J. Stat. Softw.* 67(1),
-section 3).  With one random intercept and slope per cluster, the criterion and its
-exact gradient are sums over clusters of closed-form 2 x 2 expressions
-(:func:`cluster_terms`, used by the criterion and the estimates alike); each is linear
-in the entries of the relative covariance, so one matrix product gives them all.  The
-engine works on standardised ``x`` and ``y`` (:class:`ClusterSums`; REML is
-equivariant under affine changes of either), so the same tolerances hold at any scale.
+section 3).  With one random intercept and slope per cluster (``Z = [1, x]``) and any
+``p`` fixed-effect columns ``X``, the criterion and its exact gradient are sums over
+clusters of closed-form 2 x 2 expressions (:func:`cluster_terms`, used by the criterion
+and the estimates alike); each is linear in the entries of the relative covariance, so
+one matrix product gives them all.  The random-intercept model is the case ``D =
+diag(d11, 0)``, uncorrelated effects (lme4's ``(x || g)``) the case ``d12 = 0``.  The
+engine works on standardised ``x``, ``X`` and ``y`` (:class:`ClusterSums`; REML is
+equivariant under such changes), so the same tolerances hold at any scale.
 
 :func:`verify_optimum` checks a point: the local quadratic model of the criterion
 (exact gradient, Hessian from differences of the gradient), minimised over the
@@ -55,124 +57,229 @@ def cluster_moments(codes, groups, x, y):
             np.bincount(codes, resid * resid, groups))
 
 
-def _standardise(values):
-    """Centre and scale ``values`` without overflow; return (standardised, centre, scale)."""
-    peak = np.abs(values).max()
+def _standardise(values, centre=True):
+    """Centre (or not) and scale ``values`` without overflow; return (standardised, centre, scale).
+
+    Values that do not vary (a random-intercept model without an ``x``) are returned as
+    zeros with scale 1.
+    """
+    peak = np.abs(values).max(initial=0.0)
+    if peak == 0:
+        return np.zeros_like(values, dtype=float), 0.0, 1.0
     unit = values / peak
-    centre = unit.mean()
-    scale = math.sqrt(np.mean((unit - centre) ** 2))
-    return (unit - centre) / scale, centre * peak, scale * peak
+    middle = unit.mean() if centre else 0.0
+    scale = math.sqrt(np.mean((unit - middle) ** 2))
+    if scale == 0:
+        return np.zeros_like(unit), middle * peak, 1.0
+    return (unit - middle) / scale, middle * peak, scale * peak
+
+
+def _pairs(k):
+    """The upper triangle of a ``k x k`` matrix: (rows, columns), row by row."""
+    return np.triu_indices(k)
 
 
 @dataclass
 class ClusterSums:
     """Per-cluster sums of standardised data, and the standardisation itself.
 
-    ``x_s = (x - x_centre) / x_scale`` and ``y_s = (y - line(x)) / y_scale``, where
-    ``line`` is the pooled least-squares line.  Each cluster is summarised by its
-    size, means and centred sums of squares and products of ``x_s`` and ``y_s``.
+    The random effects' design is ``Z = [1, x]``; the fixed effects' is ``X`` (``p``
+    columns), standardised to orthogonal columns of mean square 1, ``X_s = X T``; and
+    ``y_s = (y - X line) / y_scale``, the least-squares residual scaled to mean square 1.
+    ``x_s = (x - x_centre) / x_scale`` (not centred for uncorrelated random effects, whose
+    covariance is diagonal in ``x``'s own origin; zero for random intercepts).  Each cluster is summarised by its size,
+    the mean and centred sum of squares of ``x_s``, and for the columns ``u`` of
+    ``[X_s, y_s]`` their means, centred cross-products with ``x_s`` and with each other, and
+    the cross-products of their residuals around the cluster's own line in ``x_s``.
     """
 
     n: np.ndarray
     xbar: np.ndarray
-    ybar: np.ndarray
     sxx: np.ndarray
-    sxy: np.ndarray
-    syy: np.ndarray
-    rss: np.ndarray      # residual sum of squares around each cluster's own line
+    means: np.ndarray    # (k, G), k = p + 1: the columns of X_s, then y_s
+    sx: np.ndarray       # (k, G)
+    cross: np.ndarray    # (k, k, G)
+    resid: np.ndarray    # (k, k, G)
     x_centre: float
     x_scale: float
-    line: np.ndarray     # pooled least-squares [intercept, slope], original units
+    line: np.ndarray     # least-squares fixed effects, original units
+    to_fixed: np.ndarray  # T: fixed effects = line + y_scale T beta_s
+    log_det_t: float
     y_scale: float
     y_precision: float   # rounding error of y_s: below it, y_s values are noise
 
     @classmethod
-    def from_columns(cls, cols):
-        xs, x_centre, x_scale = _standardise(cols.x)
-        # y centred first: its precision is judged by its spread, not by an offset (data
-        # such as 1e13 + noise keep every digit of the noise the offset leaves them).
+    def from_columns(cls, cols, model="slope"):
+        """The sums of a fit's data (:class:`shrinkage.columns.Columns`) for ``model``."""
+        # Z = [1] for random intercepts: x's own lines would explain what they cannot.
+        xs, x_centre, x_scale = _standardise(cols.x if model != "intercept" else 0 * cols.x,
+                                             centre=model != "uncorrelated")
+        fixed = cols.fixed
+        nobs, p = fixed.shape
+        peaks = np.abs(fixed).max(axis=0)
+        q, r = np.linalg.qr(fixed / peaks)
+        # y centred first where the design holds a constant (then centring changes no
+        # fitted value): data such as 1e13 + noise keep every digit of the noise.
+        ones = np.ones(nobs)
+        constant = np.linalg.norm(ones - q @ (q.T @ ones)) <= 1e-9 * math.sqrt(nobs)
         magnitude = np.abs(cols.y).max()
-        y_centre = float(np.mean(cols.y / magnitude) * magnitude) if magnitude > 0 else 0.0
+        y_centre = (float(np.mean(cols.y / magnitude) * magnitude)
+                    if constant and magnitude > 0 else 0.0)
         centred = cols.y - y_centre
         peak = np.abs(centred).max()
         unit = centred / peak if peak > 0 else centred
-        # x_s has mean 0 and mean square 1, so the pooled line is two means away.
-        slope_s = np.dot(xs, unit) / len(xs)
-        resid = unit - unit.mean() - slope_s * xs
+        coef = q.T @ unit
+        resid = unit - q @ coef
+        correction = q.T @ resid  # a second projection: the residual orthogonal to rounding
+        resid -= q @ correction
+        coef += correction
         spread = math.sqrt(np.mean(resid * resid))
         if spread == 0:
             raise UnidentifiableError(
-                f"{cols.names['y']} lies exactly on one straight line in {cols.names['x']}, "
-                "so the model has no residual variance to estimate")
-        ys = resid / spread
-        moments = cluster_moments(cols.codes, len(cols.labels), xs, ys)
+                f"{cols.names['y']} is fitted exactly by the fixed effects, so the model has "
+                "no residual variance to estimate")
+        to_line = np.linalg.solve(r, np.eye(p)) / peaks[:, None]  # coefficients of q's columns
+        line = to_line @ coef * peak
+        if y_centre:
+            # The centre goes to the intercept column exactly where there is one (through
+            # the projection, rounding at 1e-16 of a large centre would show).
+            flat = np.flatnonzero((fixed == fixed[0]).all(axis=0) & (fixed[0] != 0))
+            if len(flat):
+                line[flat[0]] += y_centre / fixed[0, flat[0]]
+            else:
+                line += to_line @ (q.T @ ones) * y_centre
         y_scale = spread * peak
-        slope = slope_s * y_scale / spread / x_scale
-        line = np.array([y_centre + unit.mean() * peak - slope * x_centre, slope])
-        return cls(*moments, x_centre, x_scale, line, y_scale,
-                   y_precision=8 * _EPS / spread)
+        u = np.column_stack([q * math.sqrt(nobs), resid / spread])
+        moments = _column_moments(cols.codes, len(cols.labels), xs, u)
+        return cls(*moments, x_centre, x_scale, line, to_line * math.sqrt(nobs),
+                   float(-np.log(peaks).sum() - np.log(np.abs(np.diag(r))).sum()
+                         + p / 2 * math.log(nobs)),
+                   y_scale, y_precision=8 * _EPS / spread)
 
     @property
     def nobs(self):
         return int(self.n.sum())
 
+    @property
+    def p(self):
+        """The number of fixed effects."""
+        return self.means.shape[0] - 1
+
+    # The response's own moments, as the starts and checks read them.
+    @property
+    def ybar(self):
+        return self.means[-1]
+
+    @property
+    def sxy(self):
+        return self.sx[-1]
+
+    @property
+    def rss(self):
+        """Residual sum of squares of y_s around each cluster's own line."""
+        return self.resid[-1, -1]
+
+    def within_rss(self):
+        """y_s's residual sum of squares around each cluster's own line and the fixed effects
+        (what no variance parameter can explain)."""
+        total = self.resid.sum(axis=-1)
+        p = self.p
+        coef = np.linalg.lstsq(total[:p, :p], total[:p, p], rcond=1e-12)[0]
+        return float(total[p, p] - total[p, :p] @ coef)
+
     def to_standard(self):
-        """``M`` with ``[1, x_s] = [1, x] M``: maps standardised coefficients to original."""
+        """``M`` with ``[1, x_s] = [1, x] M``: maps standardised random effects to original."""
         return np.array([[1.0, -self.x_centre / self.x_scale], [0.0, 1.0 / self.x_scale]])
 
     def criterion_offset(self, reml=True):
         """Original-unit criterion minus the standardised one (equivariance).
 
-        Rescaling y by ``a`` adds ``2 log|a|`` per degree of freedom (``n - 2`` for
-        REML, ``n`` for ML); rescaling x changes only REML's ``log det S``.
+        Rescaling y by ``a`` adds ``2 log|a|`` per degree of freedom (``n - p`` for
+        REML, ``n`` for ML); ``X_s = X T`` changes only REML's ``log det S``, by
+        ``2 log|det T|``; ``x_s`` only reparametrises the random effects' covariance.
         """
         if not reml:
             return 2 * self.nobs * math.log(self.y_scale)
-        return 2 * math.log(self.x_scale) + 2 * (self.nobs - 2) * math.log(self.y_scale)
+        return -2 * self.log_det_t + 2 * (self.nobs - self.p) * math.log(self.y_scale)
+
+
+def _column_moments(codes, groups, x, u):
+    """Per-cluster size, mean and centred sum of squares of ``x``, and for the columns of
+    ``u``: means, centred cross-products with ``x`` and with each other, and
+    cross-products of their residuals around the cluster's own line in ``x``.
+
+    The residual cross-products are summed from the residuals themselves:
+    ``s_uv - s_xu s_xv / sxx`` would lose residuals below ``1e-8`` of the spread to
+    cancellation.
+    """
+    n = np.bincount(codes, minlength=groups).astype(float)
+    xbar = np.bincount(codes, x, groups) / n
+    dx = x - xbar[codes]
+    sxx = np.bincount(codes, dx * dx, groups)
+    k = u.shape[1]
+    means = np.array([np.bincount(codes, column, groups) for column in u.T]) / n
+    du = u - means.T[codes]
+    sx = np.array([np.bincount(codes, dx * column, groups) for column in du.T])
+    slope = np.divide(sx, sxx, out=np.zeros_like(sx), where=sxx > 0)
+    ru = du - slope.T[codes] * dx[:, None]
+    cross, resid = np.empty((k, k, groups)), np.empty((k, k, groups))
+    for a, b in zip(*_pairs(k)):
+        cross[a, b] = cross[b, a] = np.bincount(codes, du[:, a] * du[:, b], groups)
+        resid[a, b] = resid[b, a] = np.bincount(codes, ru[:, a] * ru[:, b], groups)
+    return n, xbar, sxx, means, sx, cross, resid
 
 
 class Blocks:
     """The per-cluster constants of the criterion, computed once per fit.
 
-    With ``A = Z'Z``, ``c = Z'y`` for a cluster and ``D`` the relative covariance,
-    every quantity the criterion needs is a closed form in ``D`` whose terms keep
-    their sign, written with centred sums so that nothing cancels:
+    With ``A = Z'Z`` for a cluster, ``D`` the relative covariance and ``u``, ``v`` any two
+    columns of ``[X_s, y_s]``, every quantity the criterion needs is a closed form in
+    ``D`` whose terms keep their sign, written with centred sums so that nothing cancels:
 
     * ``det(I + A D) = 1 + tr(D A) + det(D) det(A)``;
     * ``Z'V^-1 Z = (A + det(A) adj(D)) / det(I + A D)``;
-    * ``Z'V^-1 y = ((1 + tr(A D)) c - A D c) / det(I + A D)``;
-    * ``y'V^-1 y = (y'y + <D, E> + det(D) det([A c; c' y'y])) / det(I + A D)``.
+    * ``Z'V^-1 u = ((1 + tr(A D)) c_u - A D c_u) / det(I + A D)``, ``c_u = Z'u``;
+    * ``u'V^-1 v = (u'v + <D, E_uv> + det(D) det(A) r_uv) / det(I + A D)``, where ``r_uv``
+      is the cross-product of u's and v's residuals around the cluster's own line.
 
-    ``reml`` chooses the criterion: REML's (with ``log det S`` and ``n - 2`` degrees of
-    freedom) or maximum likelihood's deviance (``n``).
+    Each is linear in ``(1, d11, d12, d22, det D)``: ``linear`` holds the per-cluster
+    coefficients, so that one matrix product gives them all at any ``D``.  ``reml``
+    chooses the criterion: REML's (with ``log det S`` and ``n - p`` degrees of freedom)
+    or maximum likelihood's deviance (``n``).
     """
 
     def __init__(self, s, reml=True):
-        n, xb, yb = s.n, s.xbar, s.ybar
-        self.a, self.b, self.c = n, n * xb, s.sxx + n * xb * xb
-        self.det_a = n * s.sxx
-        self.u = n * s.sxy
-        self.v = n * (s.sxx * yb - xb * s.sxy)
-        self.c1, self.c2 = n * yb, s.sxy + n * xb * yb
-        rss = s.sxx * s.rss  # = sxx syy - sxy^2, without its cancellation
-        self.yy = s.syy + n * yb * yb
-        self.e11 = n * s.syy
-        self.e12 = n * (xb * s.syy - yb * s.sxy)
-        self.e22 = rss + n * (yb * yb * s.sxx - 2 * xb * yb * s.sxy + xb * xb * s.syy)
-        self.det3 = n * rss
+        n, xb = s.n, s.xbar
+        a, b, c = n, n * xb, s.sxx + n * xb * xb
+        det_a = n * s.sxx
+        m, sx = s.means, s.sx
+        k = m.shape[0]
+        self.k, self.p = k, k - 1
+        hu = n * sx                            # per column (k, G)
+        hv = n * (s.sxx * m - xb * sx)
+        c1, c2 = n * m, sx + n * xb * m
+        rows, cols = _pairs(k)
+        ma, mb, sxa, sxb = m[rows], m[cols], sx[rows], sx[cols]
+        cr, rr = s.cross[rows, cols], s.resid[rows, cols]
+        mixed = ma * sxb + mb * sxa
+        uv = cr + n * ma * mb
+        e11 = n * cr
+        e12 = n * (xb * cr - mixed / 2)
+        e22 = s.sxx * rr + n * (ma * mb * s.sxx - xb * mixed + xb * xb * cr)
+        det3 = n * s.sxx * rr
+        self.pairs = (rows, cols)
         self.reml = reml
-        self.dof = s.nobs - 2 if reml else s.nobs
-        # Each term of cluster_terms is linear in (1, d11, d12, d22, det D): their
-        # per-cluster coefficients, one (7, G) slab per unknown, so that one matrix
-        # product gives all seven terms at any D.
-        zero = np.zeros_like(n)
-        self.linear = np.array([
-            # delta, then the numerators of w11, w12, w22, h1, h2 and y'V^-1 y
-            [np.ones_like(n), self.a, self.b, self.c, self.c1, self.c2, self.yy],  # 1
-            [self.a, zero, zero, self.det_a, zero, self.u, self.e11],               # d11
-            [2 * self.b, zero, -self.det_a, zero, -self.u, -self.v, 2 * self.e12],  # d12
-            [self.c, self.det_a, zero, zero, self.v, zero, self.e22],               # d22
-            [self.det_a, zero, zero, zero, zero, zero, self.det3],                  # det D
+        self.dof = s.nobs - self.p if reml else s.nobs
+        zero, one = np.zeros_like(n), np.ones_like(n)
+        zeros = np.zeros_like(hu)
+        # Rows: delta; w11, w12, w22; h1 (k columns); h2 (k); u'V^-1 v (the pairs).
+        # Columns: the coefficients of 1, d11, d12, d22 and det D.
+        self.linear = np.stack([
+            np.concatenate([[one], [a], [b], [c], c1, c2, uv]),
+            np.concatenate([[a], [zero], [zero], [det_a], zeros, hu, e11]),
+            np.concatenate([[2 * b], [zero], [-det_a], [zero], -hu, -hv, 2 * e12]),
+            np.concatenate([[c], [det_a], [zero], [zero], hv, zeros, e22]),
+            np.concatenate([[det_a], [zero], [zero], [zero], zeros, zeros, det3]),
         ]).reshape(5, -1)
 
 
@@ -194,37 +301,49 @@ def _factor_of(d, swap=False):
 
 
 def cluster_terms(d11, d12, d22, det_d, k):
-    """The per-cluster blocks at the relative covariance ``D``, as arrays over clusters.
+    """The per-cluster blocks at the relative covariance ``D``.
 
-    Returns ``delta = det(I + A D)``, ``W = Z'V^-1 Z`` as a ``(3, G)`` array of rows
-    ``w11, w12, w22``, ``h = Z'V^-1 y`` as a ``(2, G)`` array of rows ``h1, h2``, and
-    ``y'V^-1 y`` (see :class:`Blocks`).  ``det_d`` is passed in because the caller knows
-    it without cancellation (``(L11 L22)^2``).
+    Returns ``delta = det(I + A D)`` over clusters, ``W = Z'V^-1 Z`` as a ``(3, G)``
+    array of rows ``w11, w12, w22``, ``H = Z'V^-1 [X_s, y_s]`` as a ``(2, k, G)`` array,
+    and ``Q = [X_s, y_s]' V^-1 [X_s, y_s]`` summed over clusters, ``(k, k)`` (see
+    :class:`Blocks`).  ``det_d`` is passed in because the caller knows it without
+    cancellation (``(L11 L22)^2``).
     """
-    terms = np.dot([1.0, d11, d12, d22, det_d], k.linear).reshape(7, -1)
+    groups = k.linear.shape[1] // (4 + 2 * k.k + len(k.pairs[0]))
+    terms = np.dot([1.0, d11, d12, d22, det_d], k.linear).reshape(-1, groups)
     delta = terms[0]
     ratios = terms[1:] / delta
-    return delta, ratios[:3], ratios[3:5], ratios[5]
+    w = ratios[:3]
+    h = ratios[3:3 + 2 * k.k].reshape(2, k.k, groups)
+    q = np.empty((k.k, k.k))
+    q[k.pairs] = ratios[3 + 2 * k.k:].sum(axis=1)
+    q[k.pairs[1], k.pairs[0]] = q[k.pairs]
+    return delta, w, h, q
 
 
-def generalised_least_squares(w, h, yvy):
-    """``S = sum W``, ``t = sum h``, the fixed effects ``S^-1 t`` and the residual sum.
+def generalised_least_squares(q, p):
+    """The fixed effects' precision ``S``, its Cholesky factor, ``S^-1 t`` and the residual sum.
 
-    Returns ``(s, det_s, beta, rss)`` with ``s = (s11, s12, s22)``; ``beta`` and
-    ``rss`` are None where ``S`` is not positive definite in floating point.
+    ``q`` is ``[X_s, y_s]' V^-1 [X_s, y_s]``.  Returns ``(s, factor, beta, rss)``;
+    ``factor``, ``beta`` and ``rss`` are None where ``S`` is not positive definite in
+    floating point.
     """
-    s11, s12, s22 = w.sum(axis=1)
-    det_s = s11 * s22 - s12 * s12
-    if not det_s > 0:
-        return (s11, s12, s22), det_s, None, None
-    t1, t2 = h.sum(axis=1)
-    beta = np.array([(s22 * t1 - s12 * t2) / det_s, (s11 * t2 - s12 * t1) / det_s])
-    return (s11, s12, s22), det_s, beta, yvy.sum() - beta[0] * t1 - beta[1] * t2
+    s = q[:p, :p]
+    try:
+        factor = np.linalg.cholesky(s)
+    except np.linalg.LinAlgError:
+        return s, None, None, None
+    beta = _cho_solve(factor, q[:p, p])
+    return s, factor, beta, q[p, p] - q[:p, p] @ beta
 
 
-def _scores(w, h, beta):
-    """``g_j = Z_j'V_j^-1 (y_j - X_j beta) = h_j - W_j beta``, as a ``(2, G)`` array."""
-    return h - np.array([[beta[0], beta[1], 0.0], [0.0, beta[0], beta[1]]]) @ w
+def _cho_solve(factor, rhs):
+    return np.linalg.solve(factor.T, np.linalg.solve(factor, rhs))
+
+
+def _scores(h, beta):
+    """``g_j = Z_j'V_j^-1 (y_j - X_j beta)``, as a ``(2, G)`` array."""
+    return h[:, -1, :] - np.einsum("akg,k->ag", h[:, :-1, :], beta)
 
 
 def criterion(theta, k, gradient=True, swap=False):
@@ -232,37 +351,34 @@ def criterion(theta, k, gradient=True, swap=False):
 
     The gradient follows from d log det V = tr(V^-1 dV), d V^-1 = -V^-1 dV V^-1 and
     the envelope theorem for the profiled residual sum of squares: with
-    ``W_j = Z_j'V_j^-1 Z_j``, ``S = sum W_j`` and ``g_j = Z_j'V_j^-1 (y_j - X_j beta)``,
-    ``df/dD = sum W_j - sum W_j S^-1 W_j - (n - 2) / r^2 sum g_j g_j'`` and
+    ``W_j = Z_j'V_j^-1 Z_j``, ``H_j = Z_j'V_j^-1 X_j``, ``S = sum X_j'V_j^-1 X_j`` and
+    ``g_j = Z_j'V_j^-1 (y_j - X_j beta)``,
+    ``df/dD = sum W_j - sum H_j S^-1 H_j' - (n - p) / r^2 sum g_j g_j'`` and
     ``df/dLambda = 2 (df/dD) Lambda``.  Maximum likelihood has no ``log det S`` term,
-    so no ``W S^-1 W`` term, and ``n`` in place of ``n - 2``.
+    so no ``H S^-1 H'`` term, and ``n`` in place of ``n - p``.
     """
     l1, l2, l3 = theta
     d11, d12, d22 = _relative_covariance(theta, swap)
-    delta, w, h, yvy = cluster_terms(d11, d12, d22, (l1 * l3) ** 2, k)
-    (s11, s12, s22), det_s, beta, rss = generalised_least_squares(w, h, yvy)
+    delta, w, h, q = cluster_terms(d11, d12, d22, (l1 * l3) ** 2, k)
+    _, factor, beta, rss = generalised_least_squares(q, k.p)
     # Only where floating point gives up, far from any optimum.
-    if beta is None or not rss > 0:
+    if beta is None or not rss > 0 or not np.all(delta > 0):
         return (np.inf, np.zeros(3)) if gradient else np.inf
     dof = k.dof
-    value = (np.log(delta).sum() + (math.log(det_s) if k.reml else 0.0)
+    log_det_s = 2 * np.log(np.diag(factor)).sum()
+    value = (np.log(delta).sum() + (log_det_s if k.reml else 0.0)
              + dof * (1 + math.log(2 * math.pi * rss / dof)))
     if not gradient:
         return value
-    i11, i12, i22 = s22 / det_s, -s12 / det_s, s11 / det_s
-    g = _scores(w, h, beta)
-    wsw11 = wsw12 = wsw22 = 0.0
+    g = _scores(h, beta)
+    m = np.array([[w[0].sum(), w[1].sum()], [w[1].sum(), w[2].sum()]])
     if k.reml:
-        # q[r, s] = sum_j w_r w_s over the rows w11, w12, w22.
-        q = w @ w.T
-        wsw11 = i11 * q[0, 0] + 2 * i12 * q[0, 1] + i22 * q[1, 1]
-        wsw12 = i11 * q[0, 1] + i12 * (q[0, 2] + q[1, 1]) + i22 * q[1, 2]
-        wsw22 = i11 * q[1, 1] + 2 * i12 * q[1, 2] + i22 * q[2, 2]
-    scale = dof / rss
-    gg = g @ g.T
-    m11 = s11 - wsw11 - scale * gg[0, 0]
-    m12 = s12 - wsw12 - scale * gg[0, 1]
-    m22 = s22 - wsw22 - scale * gg[1, 1]
+        # sum_j H_j S^-1 H_j', through the Cholesky factor: sum_j (F^-1 H_j')' (F^-1 H_j').
+        half = np.linalg.solve(factor, h[:, :-1, :].transpose(1, 0, 2).reshape(k.p, -1))
+        half = half.reshape(k.p, 2, -1)
+        m -= np.einsum("kag,kbg->ab", half, half)
+    m -= dof / rss * (g @ g.T)
+    m11, m12, m22 = m[0, 0], m[0, 1], m[1, 1]
     if swap:
         m11, m22 = m22, m11
     grad = np.array([2 * (m11 * l1 + m12 * l2), 2 * (m12 * l1 + m22 * l2), 2 * m22 * l3])
@@ -272,10 +388,10 @@ def criterion(theta, k, gradient=True, swap=False):
 def estimates(d, k):
     """Fixed effects, their precision matrix S, residual variance and the modes at D."""
     l1, _, l3 = theta_of(d)
-    _, w, h, yvy = cluster_terms(d[0, 0], d[0, 1], d[1, 1], (l1 * l3) ** 2, k)
-    (s11, s12, s22), _, beta, rss = generalised_least_squares(w, h, yvy)
-    g = _scores(w, h, beta)
-    return beta, np.array([[s11, s12], [s12, s22]]), rss / k.dof, d @ g  # b_j = D g_j
+    _, _, h, q = cluster_terms(d[0, 0], d[0, 1], d[1, 1], (l1 * l3) ** 2, k)
+    s, _, beta, rss = generalised_least_squares(q, k.p)
+    g = _scores(h, beta)
+    return beta, s, rss / k.dof, d @ g  # b_j = D g_j
 
 
 def reml_criterion(theta, sums):
@@ -354,7 +470,7 @@ def _intercept_starts(sums):
 
 
 # The elements of theta each model estimates; the others stay 0.
-FREE = {"slope": (0, 1, 2), "intercept": (0,)}
+FREE = {"slope": (0, 1, 2), "intercept": (0,), "uncorrelated": (0, 2)}
 
 
 class _Problem:

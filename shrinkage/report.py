@@ -93,6 +93,11 @@ def _number(value, width, digits):
     return f"{text:>{width}}"
 
 
+def lme4_label(name):
+    """A fixed effect's name as lme4 prints it: ``Intercept`` is ``(Intercept)``."""
+    return "(Intercept)" if name == "Intercept" else str(name)
+
+
 def summary_text(fit):
     """Return ``fit`` laid out like R's ``summary(lmer(y ~ x + (x | cluster)))``.
 
@@ -105,10 +110,11 @@ def summary_text(fit):
     q = fit.scaled_residual_quantiles
     fe = fit.fixed_effects
     x, cluster = fit.names["x"], fit.names["cluster"]
+    labels = [lme4_label(name) for name in fe.index]
     # Columns as wide as the data's own names need, at least as wide as lme4's.
-    group = max(9, len(cluster) + 1)
-    name = max(12, len(x) + 1)
-    label_width = max(12, len(x) + 1)
+    group = max(9, len(cluster) + (3 if fit.model == "uncorrelated" else 1))
+    name = max(12, len(str(x)) + 1)
+    label_width = max(12, *(len(label) + 1 for label in labels))
     if fit.method == "REML":
         lines = ["Linear mixed model fit by REML", f"Formula: {fit.formula}", "",
                  f"REML criterion at convergence: {fit.criterion:.1f}", ""]
@@ -119,6 +125,11 @@ def summary_text(fit):
                  "".join(f"{value:9.1f}" for value in (fit.aic, fit.bic, fit.loglik,
                                                        fit.criterion))
                  + f"{fit.nobs - fit.df:9d}", ""]
+    slope_row = {
+        "slope": f" {'':<{group}}{x:<{name}}" if fit.model == "slope" else "",
+        # lme4 prints uncorrelated terms as two groups, the second named "cluster.1".
+        "uncorrelated": f" {cluster + '.1':<{group}}{x:<{name}}" if x else "",
+    }.get(fit.model, "")
     lines += [
         "Scaled residuals:",
         "".join(f"{label:>9}" for label in ("Min", "1Q", "Median", "3Q", "Max")),
@@ -129,8 +140,9 @@ def summary_text(fit):
         + (f"{'Corr':>6}" if fit.model == "slope" else ""),
         f" {cluster:<{group}}{'(Intercept)':<{name}}{_number(v['intercept'], 9, 4)}"
         f"{_number(math.sqrt(v['intercept']), 9, 4)}",
-        *([f" {'':<{group}}{x:<{name}}{_number(v['slope'], 9, 4)}"
-           f"{_number(math.sqrt(v['slope']), 9, 4)}{corr:>6}"] if fit.model == "slope" else []),
+        *([f"{slope_row}{_number(v['slope'], 9, 4)}"
+           f"{_number(math.sqrt(v['slope']), 9, 4)}"
+           + (f"{corr:>6}" if fit.model == "slope" else "")] if slope_row else []),
         f" {'Residual':<{group + name}}{_number(v['residual'], 9, 4)}"
         f"{_number(math.sqrt(v['residual']), 9, 4)}",
         f"Number of obs: {fit.nobs}, groups:  {cluster}, {fit.ngroups}",
@@ -138,7 +150,7 @@ def summary_text(fit):
         "Fixed effects:",
         f"{'':<{label_width}}{'Estimate':>9}{'Std. Error':>11}{'t value':>8}",
     ]
-    for (_, row), label in zip(fe.iterrows(), ("(Intercept)", x)):
+    for (_, row), label in zip(fe.iterrows(), labels):
         lines.append(f"{label:<{label_width}}{_number(row.estimate, 9, 5)}"
                      f"{_number(row.std_error, 11, 5)}{row.t_value:8.2f}")
     if fit.dropped:
@@ -212,8 +224,8 @@ def compare_fits(fit, reference):
              reference["reml_criterion"])]
     # By position: a reference may name the slope "x" (lme4's files) or after the predictor.
     theirs = list(reference["fixed_effects"].values())
-    for (_, ours), other, label in zip(fit.fixed_effects.iterrows(), theirs,
-                                       ("(Intercept)", fit.names["x"])):
+    for (name, ours), other in zip(fit.fixed_effects.iterrows(), theirs):
+        label = lme4_label(name)
         rows.append(("fixed effect", f"{label}", ours["estimate"], other["estimate"]))
         rows.append(("standard error", f"SE {label}", ours["std_error"], other["std_error"]))
     for key in ("intercept", "slope", "covariance", "residual"):

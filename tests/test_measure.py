@@ -68,7 +68,8 @@ def hand_fit(data, variance):
 
     return SimpleNamespace(columns=Columns.from_frame(data), clusters=no_pooling(data),
                            variance=variance, model="slope",
-                           fixed_effects=pd.DataFrame({"estimate": [0.0, 0.0]}))
+                           fixed_effects=pd.DataFrame({"estimate": [0.0, 0.0]}),
+                           population_line=np.zeros(2))
 
 
 def test_textbook_fractions_use_each_clusters_design():
@@ -122,7 +123,8 @@ def test_path_angles_by_hand():
     clusters = pd.DataFrame({"cluster": ["a", "b"], "n": [3, 3], "ols_intercept": [2.0, 0.0],
                              "ols_slope": [0.0, 2.0], "mixed_intercept": [1.0, 0.0],
                              "mixed_slope": [1.0, 1.0]})
-    fit = SimpleNamespace(clusters=clusters, fixed_effects=pd.DataFrame({"estimate": [0.0, 0.0]}))
+    fit = SimpleNamespace(clusters=clusters, fixed_effects=pd.DataFrame({"estimate": [0.0, 0.0]}),
+                          population_line=np.zeros(2))
     np.testing.assert_allclose(path_angles(fit), [45.0, 0.0], atol=1e-12)
 
 
@@ -231,7 +233,7 @@ def test_share_outside_ellipse_by_hand():
     fit = SimpleNamespace(
         variance={"intercept": 1.0, "slope": 1.0, "covariance": 0.0},
         fixed_effects=pd.DataFrame({"estimate": [1.0, 0.5]}, index=["Intercept", "x"]),
-        clusters=clusters)
+        population_line=np.array([1.0, 0.5]), clusters=clusters)
     shares = share_outside_ellipse(fit, 0.9)
     assert shares["own"] == pytest.approx(0.25)   # only (3.2, 0.5): distance 2.2 > 2.146
     assert shares["mixed"] == 0.0

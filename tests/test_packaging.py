@@ -64,8 +64,8 @@ def test_no_module_imports_itself_back():
 def test_the_fit_layer_imports_only_the_layers_below_it():
     # README's layout table: data -> engine -> on a fit's parts -> fit -> on fits -> pictures.
     below_fit = reachable(import_graph(), "fit")
-    assert below_fit == {"columns", "data", "rng", "reml", "pooling", "report", "intervals",
-                         "predict"}
+    assert below_fit == {"columns", "formula", "data", "rng", "reml", "pooling", "report",
+                         "intervals", "predict"}
 
 
 def test_the_version_is_set_once_and_read_from_the_metadata():

@@ -169,8 +169,10 @@ def test_predict_refuses_rows_it_cannot_use():
     fit, _ = load("baseline")
     with pytest.raises(ValueError, match="newdata: no column 'x'"):
         predict(fit, pd.DataFrame({"cluster": ["1"]}))
-    with pytest.raises(ValueError, match="must be numeric and finite"):
+    with pytest.raises(ValueError, match="^newdata: column 'x' has a missing value in row 0$"):
         predict(fit, pd.DataFrame({"x": [np.nan], "cluster": ["1"]}))
+    with pytest.raises(ValueError, match="must be numeric and finite"):
+        predict(fit, pd.DataFrame({"x": [np.inf], "cluster": ["1"]}))
     # Without clusters, the cluster column is not needed.
     assert len(predict(fit, pd.DataFrame({"x": [0.0]}), clusters=False)) == 1
 
