@@ -18,7 +18,7 @@ from importlib.metadata import version as _version
 
 from .animate import plot_shrinkage, render_files, shrinkage_paths
 from .csvfile import read_columns
-from .data import SCENARIOS, Settings, create_data, lme4_fit, simulate, sleepstudy
+from .data import SCENARIOS, Settings, create_data, hsb, lme4_fit, simulate, sleepstudy
 from .fit import ConvergenceError, MixedFit, UnidentifiableError, fit_models
 from .measure import (
                       estimation_error,
@@ -34,7 +34,7 @@ from .study import simulation_study, summarise_study
 # The version is set once, in pyproject.toml, and read from the installed metadata.
 __version__ = _version("shrinkage")
 
-__all__ = ["__version__", "SCENARIOS", "Settings", "create_data", "simulate", "sleepstudy",
+__all__ = ["__version__", "SCENARIOS", "Settings", "create_data", "simulate", "sleepstudy", "hsb",
            "lme4_fit", "read_columns", "ConvergenceError",
            "MixedFit", "UnidentifiableError", "fit_models", "no_pooling",
            "parameter_recovery", "estimation_error", "random_effects_ellipse",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .measure import cluster_level_columns, toward_targets
 from .output import STDOUT, replacing, require_name, save_figure, writes_through
 from .progress import ProgressBar
 
@@ -62,6 +63,12 @@ class ShrinkagePaths:
         The fixed effects (intercept, slope).
     xlim, ylim : tuple of float
         The view.
+    targets : numpy.ndarray or None
+        (G, 2): the point each cluster is pulled toward, when predictors at the cluster
+        level give each its own (:func:`shrinkage.measure.toward_targets`); None when
+        all are pulled toward ``centre``.
+    note : str
+        A line for the figure on what the axes hold, or "".
     """
 
     start: np.ndarray
@@ -95,9 +102,11 @@ class ShrinkagePaths:
         parts += [f"{mixed} of {total} mixed"] if mixed else []
         return "Outside the view:\n" + "\n".join(parts)
     x_name: str = "x"
+    targets: np.ndarray = None
+    note: str = ""
 
 
-def shrinkage_paths(fit, zoom_sd=None):
+def shrinkage_paths(fit, zoom_sd=None, toward="average"):
     """Compute the animation's data from a fit.
 
     Parameters
@@ -111,21 +120,31 @@ def shrinkage_paths(fit, zoom_sd=None):
         By default, a fit of the article's simulated data gets the article's view
         (``BASELINE_ZOOM_SD``, shared by every scenario so that they are
         comparable) and any other fit ``"data"``.
+    toward : {"average", "cluster"}, default "average"
+        With fixed effects beyond ``x``, draw each cluster at the other predictors'
+        reference values, all pulled toward the population line ("average"), or draw
+        each at its own values of the predictors at the cluster level, pulled toward its
+        own target ("cluster"; :func:`shrinkage.measure.toward_targets`).
 
     Returns
     -------
     ShrinkagePaths
     """
-    c = fit.clusters
+    if toward not in ("average", "cluster"):
+        raise ValueError(f"toward must be 'average' or 'cluster', got {toward!r}")
+    c = fit.clusters if toward == "average" else toward_targets(fit)
     centre = fit.population_line
+    targets = (c[["target_intercept", "target_slope"]].to_numpy(float)
+               if toward == "cluster" else None)
     own_slope = c["ols_slope"].notna().to_numpy()
     start = np.column_stack([c["ols_intercept"].to_numpy(float),
                              c["ols_slope"].fillna(centre[1]).to_numpy(float)])
     end = c[["mixed_intercept", "mixed_slope"]].to_numpy(float)
 
-    # Mean absolute deviation from the average in units of each column's spread.
+    # Mean absolute deviation from the target in units of each column's spread.
     spread = np.nanstd(start[own_slope] if own_slope.any() else start, axis=0)
-    deviation = np.abs(start - centre) / np.where(spread > 0, spread, 1.0)
+    aim = centre if targets is None else targets
+    deviation = np.abs(start - aim) / np.where(spread > 0, spread, 1.0)
     deviation[~own_slope, 1] = deviation[~own_slope, 0]
     distance = deviation.mean(axis=1)
     # By rank, not by distance: a few far outliers would otherwise fade every point in view.
@@ -133,13 +152,34 @@ def shrinkage_paths(fit, zoom_sd=None):
     scaled = rank / (len(rank) - 1) if len(rank) > 1 else np.ones_like(distance)
 
     n = c["n"].to_numpy(float)
-    half = _half_widths(fit, start, end, centre, zoom_sd)
+    middle = centre if targets is None else targets.mean(axis=0)
+    half = _half_widths(fit, start, end, middle, zoom_sd)
     return ShrinkagePaths(
         start=start, end=end, own_slope=own_slope, opacity=0.1 + 0.9 * scaled,
         sizes=marker_area(n, n.max()), centre=centre,
-        xlim=(centre[0] - half[0], centre[0] + half[0]),
-        ylim=(centre[1] - half[1], centre[1] + half[1]),
-        n_range=(int(n.min()), int(n.max())), x_name=str(fit.names["x"]))
+        xlim=(middle[0] - half[0], middle[0] + half[0]),
+        ylim=(middle[1] - half[1], middle[1] + half[1]),
+        n_range=(int(n.min()), int(n.max())), x_name=str(fit.names["x"]), targets=targets,
+        note=_reference_note(fit, cluster_level_columns(fit) if toward == "cluster" else []))
+
+
+def _reference_note(fit, at_own_values):
+    """What the axes hold when the fixed part has more than an intercept and ``x``."""
+    design = fit.columns.design
+    if design is None:
+        return ""
+    others = [name for name in design.variables if name != fit.names["x"]]
+    held = [name for name in others
+            if not any(column == name or column.startswith(name) for column in at_own_values)]
+    parts = []
+    own = [name for name in others if name not in held]
+    if own:
+        parts.append("of each cluster at its own " + " and ".join(own))
+    if held:
+        values = [f"{name} = {design.levels[name][0]}" if name in design.levels
+                  else f"{name} = 0" for name in held]
+        parts.append("at " + ", ".join(values))
+    return "Intercept and slope " + "; ".join(parts) if parts else ""
 
 
 def marker_area(n, largest):
@@ -219,8 +259,12 @@ def _decorate(fig, ax, paths, legend=True, text_size=None):
                  dict(loc="upper left", bbox_to_anchor=(1.02, 1.0),
                       bbox_transform=ax.transAxes, borderaxespad=0))
         beside.append(add_legend(fig, with_singletons=not paths.own_slope.all(),
-                                 n_range=paths.n_range, fontsize=text_size,
+                                 n_range=paths.n_range, targets=paths.targets is not None,
+                                 fontsize=text_size,
                                  title_fontsize=text_size, **place))
+    if paths.note:
+        ax.set_title(paths.note, fontsize=None if text_size is None else 0.8 * text_size,
+                     color="0.3", loc="left")
     note = paths.outside_note()
     if note:
         small = None if text_size is None else 0.8 * text_size
@@ -276,11 +320,12 @@ def _make_room_for_labels(fig, ax):
         fig.subplots_adjust(left=_MARGINS["left"] + (pad - left) / (fig.dpi * fig.get_figwidth()))
 
 
-def add_legend(fig, with_singletons=False, n_range=(1, 1), **placement):
+def add_legend(fig, with_singletons=False, n_range=(1, 1), targets=False, **placement):
     """Add the shrinkage plot's legend (titled "Model") to ``fig``.
 
     When clusters differ in size (``n_range``), the legend also shows the marker
-    sizes of the smallest, a middle and the largest cluster.
+    sizes of the smallest, a middle and the largest cluster; with ``targets``, the mark
+    of each cluster's own target in place of the population average.
     """
     from matplotlib.lines import Line2D
 
@@ -289,7 +334,9 @@ def add_legend(fig, with_singletons=False, n_range=(1, 1), **placement):
     if with_singletons:
         handles.append(Line2D([], [], ls="", marker="o", mfc="none", color="0.3",
                               label="One obs.\n(no own slope)"))
-    handles.append(Line2D([], [], ls="", marker="o", ms=11, color="black", alpha=0.5,
+    handles.append(Line2D([], [], ls="", marker="x", ms=5, color="black", alpha=0.6,
+                          label="Cluster's\ntarget") if targets else
+                   Line2D([], [], ls="", marker="o", ms=11, color="black", alpha=0.5,
                           label="Population\naverage"))
     smallest, largest = n_range
     if largest > smallest:
@@ -302,11 +349,16 @@ def add_legend(fig, with_singletons=False, n_range=(1, 1), **placement):
 
 
 def _draw_background(ax, paths):
-    """The parts that do not move: the paths and the black hole."""
+    """The parts that do not move: the paths and the black hole (or each cluster's target)."""
     from matplotlib.collections import LineCollection
 
     ax.add_collection(LineCollection(np.stack([paths.start, paths.end], axis=1),
                                      colors="black", alpha=0.1, linewidths=0.8))
+    if paths.targets is not None:
+        # Each cluster's own target: small dark marks, lying along the predictors' line.
+        ax.scatter(paths.targets[:, 0], paths.targets[:, 1], s=14, marker="x", color="black",
+                   alpha=0.45, linewidths=0.8, zorder=3)
+        return
     for size, alpha in ((90, 0.5), (200, 0.25)):
         ax.scatter(*paths.centre, s=size, color="black", alpha=alpha, linewidths=0, zorder=3)
 
@@ -345,7 +397,7 @@ def _draw_frame(ax, paths, t):
     _draw_points(ax, position, colour, paths)
 
 
-def plot_shrinkage(fit, zoom_sd=None, ax=None, legend=True, text_size=None):
+def plot_shrinkage(fit, zoom_sd=None, ax=None, legend=True, text_size=None, toward="average"):
     """Draw the static end state: both estimates, joined by arrows to the mixed ones.
 
     Parameters
@@ -361,6 +413,8 @@ def plot_shrinkage(fit, zoom_sd=None, ax=None, legend=True, text_size=None):
     text_size : float, optional
         Size of the labels, ticks and legend in points; ``TEXT_SIZE`` for a new figure,
         matplotlib's default in a given ``ax``.
+    toward : {"average", "cluster"}, default "average"
+        See :func:`shrinkage_paths`.
 
     Returns
     -------
@@ -368,7 +422,7 @@ def plot_shrinkage(fit, zoom_sd=None, ax=None, legend=True, text_size=None):
         The axes drawn in.  Estimates outside the view are counted in a note on
         the figure.
     """
-    paths = shrinkage_paths(fit, zoom_sd)
+    paths = shrinkage_paths(fit, zoom_sd, toward)
     if ax is None:
         text_size = TEXT_SIZE if text_size is None else text_size
         import matplotlib.pyplot as plt
@@ -402,7 +456,7 @@ def _ffmpeg_args(suffix):
             "-tune", "animation", "-movflags", "+faststart", "-threads", "2", *exact]
 
 
-def render_files(fit, out, static=None, zoom_sd=None, progress=False):
+def render_files(fit, out, static=None, zoom_sd=None, progress=False, toward="average"):
     """Render the animation, and optionally the static figure, to files.
 
     Parameters
@@ -418,6 +472,8 @@ def render_files(fit, out, static=None, zoom_sd=None, progress=False):
         See :func:`shrinkage_paths`.
     progress : bool, default False
         Show a progress bar on standard error.
+    toward : {"average", "cluster"}, default "average"
+        See :func:`shrinkage_paths`.
 
     Returns
     -------
@@ -425,13 +481,13 @@ def render_files(fit, out, static=None, zoom_sd=None, progress=False):
         The files written.
     """
     targets, options, suffixes = _check_files(out, static)
-    paths = shrinkage_paths(fit, zoom_sd)
+    paths = shrinkage_paths(fit, zoom_sd, toward)
     # Both files are written beside their targets and replace them together at the end.
     with replacing(*targets, options=options, suffixes=suffixes) as temporaries:
         _encode(_frames(paths), temporaries[0], targets[0], progress)
         if static is not None:
             fig, ax = _new_figure()
-            plot_shrinkage(fit, zoom_sd, ax=ax, text_size=TEXT_SIZE)
+            plot_shrinkage(fit, zoom_sd, ax=ax, text_size=TEXT_SIZE, toward=toward)
             save_figure(fig, temporaries[1], dpi=STATIC_DPI, facecolor=BACKGROUND)
     return targets
 

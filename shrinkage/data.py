@@ -242,6 +242,49 @@ def simulate(settings, with_truth=False, shape="normal"):
     return data, truth
 
 
+def simulate_cluster_level(seed, n_cluster=50, obs_per_cluster=10, gamma=1.0, within=0.5,
+                           between=0.5, sd_int=0.5, sd_slope=0.25, sigma=1.0, intercept=1.0):
+    """Clusters with a predictor at the cluster level, and x's cluster means apart.
+
+    Not the article's generator (its draws are numpy's, not R's).  Each cluster ``j`` has
+    a value ``w_j ~ N(0, 1)`` of a cluster-level predictor and a mean ``m_j ~ N(0, 1)``
+    of ``x``; ``x = m_j + N(0, 1)``, and
+
+        ``y = intercept + gamma w_j + within x + (between - within) m_j + u0_j + u1_j x + e``,
+
+    with ``u0_j ~ N(0, sd_int^2)``, ``u1_j ~ N(0, sd_slope^2)`` and ``e ~ N(0, sigma^2)``.
+    A cluster's true line is ``intercept + gamma w_j + (between - within) m_j + u0_j``
+    plus ``within + u1_j`` times ``x``: ``within`` is the slope inside a cluster,
+    ``between`` that of the clusters' mean ``y`` on their mean ``x``.
+
+    Returns
+    -------
+    data : pandas.DataFrame
+        ``y, x, w, cluster`` (``cluster`` 1 to ``n_cluster``).
+    truth : pandas.DataFrame
+        ``cluster, intercept, slope``: each cluster's true line.
+    """
+    for name, value in (("n_cluster", n_cluster), ("obs_per_cluster", obs_per_cluster)):
+        if not is_integer(value) or value < 2:
+            raise ValueError(f"{name} must be an integer of at least 2, got {value!r}")
+    for name, value in (("sd_int", sd_int), ("sd_slope", sd_slope), ("sigma", sigma)):
+        if not _is_real(value) or not 0 <= value < math.inf:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    rng = np.random.default_rng(seed)
+    cluster = np.repeat(np.arange(n_cluster), obs_per_cluster)
+    w, m = rng.normal(size=n_cluster), rng.normal(size=n_cluster)
+    u0, u1 = rng.normal(0, sd_int, n_cluster), rng.normal(0, sd_slope, n_cluster)
+    x = m[cluster] + rng.normal(size=len(cluster))
+    true_intercept = intercept + gamma * w + (between - within) * m + u0
+    true_slope = within + u1
+    y = (true_intercept[cluster] + true_slope[cluster] * x
+         + rng.normal(0, sigma, len(cluster)))
+    data = pd.DataFrame({"y": y, "x": x, "w": w[cluster], "cluster": cluster + 1})
+    truth = pd.DataFrame({"cluster": np.arange(1, n_cluster + 1), "intercept": true_intercept,
+                          "slope": true_slope})
+    return data, truth
+
+
 def centre_within_clusters(data, x="x", cluster="cluster"):
     """A copy of ``data`` with ``x`` replaced by its deviation from its cluster's mean.
 
@@ -277,6 +320,22 @@ def sleepstudy():
     """
     with _dataset("sleepstudy.csv").open(encoding="utf-8") as handle:
         return pd.read_csv(handle, dtype={"Subject": str})
+
+
+def hsb():
+    """The High School and Beyond mathematics scores (nlme's ``MathAchieve``), shipped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        7185 students in 160 schools: ``MathAch`` (a mathematics achievement score),
+        ``SES`` (the student's socioeconomic status, a standardised composite),
+        ``MEANSES`` (the school's mean SES, a school-level predictor), ``Sector``
+        (``"Catholic"`` or ``"Public"``, school-level) and ``School`` (text labels such
+        as ``"1224"``).  Source: ``datasets/README.md``.
+    """
+    with _dataset("hsb.csv").open(encoding="utf-8") as handle:
+        return pd.read_csv(handle, dtype={"School": str, "Sector": str})
 
 
 LME4_FITS = ("baseline", "more_variance", "more_slope_variance", "few_obs", "many_obs",

@@ -9,7 +9,7 @@ figure is shrunk to a phone's width.
 import numpy as np
 
 from .animate import BACKGROUND, BY_CLUSTER_COLOUR, MIXED_COLOUR, add_legend, plot_shrinkage
-from .measure import random_effects_ellipse, shrinkage_fraction, textbook_fractions
+from .measure import random_effects_ellipse, shrinkage_fraction, textbook_fractions, toward_targets
 from .pooling import complete_pooling
 
 _PANEL = (3.2, 2.6)
@@ -338,4 +338,42 @@ def plot_paths_side_by_side(fits):
         plot_shrinkage(fit, "data", ax=ax, legend=False, text_size=9)
         ax.set_title(title, fontsize=10)
     add_legend(fig, loc="outside lower center", ncols=3)
+    return fig
+
+
+def plot_toward_the_line(fits, values, label):
+    """Each cluster's intercept against a cluster-level predictor, as fitted by each model.
+
+    Parameters
+    ----------
+    fits : dict
+        Panel title -> fit; each cluster's own intercept (salmon) is joined to the
+        mixed model's (olive), and the line the model pulls toward is drawn: the
+        population intercept for a model without the predictor, the predictor's line
+        (:func:`shrinkage.measure.toward_targets`) for a model with it.
+    values : pandas.Series
+        The predictor's value per cluster, indexed by cluster label.
+    label : str
+        The predictor's name, for the horizontal axis.
+    """
+    from matplotlib.lines import Line2D
+
+    fig, axes = _grid(len(fits), sharey=True)
+    for ax, (title, fit) in zip(axes, fits.items()):
+        table = toward_targets(fit)
+        w = values.loc[table["cluster"]].to_numpy(float)
+        own, mixed = table["ols_intercept"].to_numpy(), table["mixed_intercept"].to_numpy()
+        ax.vlines(w, own, mixed, color="black", alpha=0.15, linewidth=0.7)
+        ax.scatter(w, own, s=9, color=BY_CLUSTER_COLOUR, alpha=0.8, linewidths=0)
+        ax.scatter(w, mixed, s=9, color=MIXED_COLOUR, alpha=0.9, linewidths=0, zorder=3)
+        order = np.argsort(w)
+        ax.plot(w[order], table["target_intercept"].to_numpy()[order], color="black", lw=1.2)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(label, fontsize=9)
+        ax.tick_params(labelsize=8)
+    axes[0].set_ylabel("Intercept", fontsize=9)
+    handles = [Line2D([], [], ls="", marker="o", color=BY_CLUSTER_COLOUR, label="By-cluster"),
+               Line2D([], [], ls="", marker="o", color=MIXED_COLOUR, label="Mixed"),
+               Line2D([], [], color="black", label="What the model pulls toward")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False, fontsize=9)
     return fig

@@ -13,8 +13,8 @@ import pandas as pd
 from .columns import as_pandas
 from .data import simulate
 from .fit import fit_models
-from .pooling import complete_pooling, no_pooling
-from .predict import pooling_matrices_at, random_effects_covariance
+from .pooling import complete_pooling, no_pooling, own_lines
+from .predict import pooling_matrices_at, random_effects, random_effects_covariance
 
 COVARIANCES = ("fitted", "zero")
 
@@ -455,3 +455,55 @@ def intercept_errors_by_shape(settings, shape, seeds):
             "partial": (c["mixed_intercept"] - c["intercept"]) ** 2,
             "distance": (c["intercept"] - settings.intercept).abs()}))
     return pd.concat(tables, ignore_index=True)
+
+
+def cluster_level_columns(fit):
+    """The fixed-effect columns, other than the intercept and ``x``, that are constant
+    within every cluster: the predictors at the cluster level (a school's mean SES)."""
+    cols = fit.columns
+    names = cols.fixed_names
+    frame = pd.DataFrame(cols.fixed, columns=range(len(names)))
+    constant = frame.groupby(cols.codes).nunique().max(axis=0) == 1
+    return [name for index, name in enumerate(names)
+            if constant[index] and name not in ("Intercept", fit.names["x"])]
+
+
+def toward_targets(fit):
+    """Each cluster's own line, the line it is pulled toward, and where it ends.
+
+    With predictors at the cluster level, a cluster is not pulled toward one population
+    line but toward its own *target*: the fixed effects evaluated at the cluster's own
+    values of those predictors.  The mixed model's line is the target plus the cluster's
+    predicted random effects, ``target + (I - M_j)(own - target)`` (``M_j`` the pooling
+    matrix).  Predictors that vary within clusters are held at their reference values
+    (zero, or a factor's first level) in all three, and the own line is fitted to ``y``
+    less their part.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cluster, n, ols_intercept, ols_slope, target_intercept, target_slope,
+        mixed_intercept, mixed_slope``; without predictors at the cluster level, every
+        target is the population line and the rest is ``fit.clusters``.
+    """
+    cols = fit.columns
+    names = cols.fixed_names
+    estimate = fit.fixed_effects["estimate"]
+    level = cluster_level_columns(fit)
+    # The cluster-level columns' part is in the target; only the others leave y.
+    within = [name for name in names if name not in ("Intercept", fit.names["x"], *level)]
+    positions = [names.index(name) for name in within]
+    partial = cols.y - cols.fixed[:, positions] @ estimate[within].to_numpy()
+    n, own_intercept, own_slope = own_lines(replace(cols, y=partial))
+    first_row = np.unique(cols.codes, return_index=True)[1]
+    shift = (cols.fixed[first_row][:, [names.index(name) for name in level]]
+             @ estimate[level].to_numpy())
+    line = fit.population_line
+    effects = random_effects(fit)
+    table = fit.clusters[["cluster", "n"]].copy()
+    table["ols_intercept"], table["ols_slope"] = own_intercept, own_slope
+    table["target_intercept"] = line[0] + shift
+    table["target_slope"] = line[1]
+    table["mixed_intercept"] = table["target_intercept"] + effects["intercept"].to_numpy()
+    table["mixed_slope"] = table["target_slope"] + effects["slope"].to_numpy()
+    return table

@@ -243,3 +243,18 @@ def textbook_agreement(moved, predicted):
     off = join_words(f"the {part}s" for part in gaps.index[gaps >= TEXTBOOK_CLOSE])
     return (f"some way from what the clusters moved for {off}, which move together with "
             "the other coefficient, as the chapter on how far clusters move explains")
+
+
+def change_word(before, after, down="falls", up="rises"):
+    """``down`` when ``after`` is below ``before``, ``up`` when above, ``"stays"`` when equal."""
+    return down if after < before else up if after > before else "stays"
+
+
+def between_word(value, one, other):
+    """``"between"`` when ``value`` lies between ``one`` and ``other``, else ``"outside"``."""
+    return "between" if min(one, other) <= value <= max(one, other) else "outside"
+
+
+def nearer_word(value, first, second, first_name, second_name):
+    """The name of whichever of ``first`` and ``second`` lies nearer to ``value``."""
+    return first_name if abs(value - first) <= abs(value - second) else second_name

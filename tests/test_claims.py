@@ -12,13 +12,15 @@ import pandas as pd
 import pytest
 
 import shrinkage as sk
-from shrinkage.data import centre_within_clusters
+from shrinkage.data import centre_within_clusters, simulate_cluster_level
 from shrinkage.measure import (
     break_even_extremity,
     cluster_errors,
+    pooling_matrices,
     share_outside_ellipse,
     shrinkage_fraction,
     textbook_fractions,
+    toward_targets,
 )
 
 SEEDS = range(1, 51)
@@ -298,3 +300,85 @@ def test_the_shapes_keep_the_normal_draws_variances():
             assert share_near_zero < 0.02  # normal: 24%
         else:
             assert (centred > 3).mean() > 3 * 0.0027  # the normal's share beyond 3 SD
+
+
+@lru_cache(maxsize=None)
+def cluster_level_draws():
+    """(data, truth, fit without w, fit with w) for the seeds 1 to 50 of a simulation whose
+    true intercepts rise with the cluster-level predictor w."""
+    result = []
+    for seed in SEEDS:
+        data, truth = simulate_cluster_level(seed)
+        result.append((data, truth, sk.fit_models("y ~ x + (x | cluster)", data),
+                       sk.fit_models("y ~ x + w + (x | cluster)", data)))
+    return result
+
+
+def test_a_cluster_level_predictor_lowers_the_intercepts_spread():
+    # cluster_level: "the standard deviation of the intercepts falls ... what the predictor
+    # explains, the random effects no longer have to".
+    for _, _, without, with_w in cluster_level_draws():
+        assert with_w.variance["intercept"] < without.variance["intercept"]
+
+
+def test_each_cluster_is_pulled_toward_its_own_target():
+    # cluster_level: "its mixed estimate is its target plus the share of the distance the
+    # pooling matrix leaves, target + (I - M)(own - target)".
+    for _, _, _, fit in cluster_level_draws():
+        paths = toward_targets(fit)
+        own = paths[["ols_intercept", "ols_slope"]].to_numpy()
+        target = paths[["target_intercept", "target_slope"]].to_numpy()
+        kept = np.eye(2) - pooling_matrices(fit)
+        moved = target + np.einsum("gij,gj->gi", kept, own - target)
+        np.testing.assert_allclose(moved, paths[["mixed_intercept", "mixed_slope"]], atol=1e-9)
+        # The targets differ by cluster, along the predictor's line, and only in intercept.
+        assert paths["target_intercept"].std() > 0 and paths["target_slope"].nunique() == 1
+
+
+def test_a_nearer_target_and_a_stronger_pull_move_clusters_further():
+    # cluster_level: "the way is shorter ... the median fraction is larger ... the typical
+    # move is s^2 / sqrt(tau^2 + s^2): it grows as a predictor explains part of tau^2".
+    rows = []
+    for _, _, without, with_w in cluster_level_draws():
+        before, after = without.clusters, toward_targets(with_w)
+        rows.append({
+            "distance_before": (before["ols_intercept"] - without.population_line[0]).abs().median(),
+            "distance_after": (after["ols_intercept"] - after["target_intercept"]).abs().median(),
+            "fraction_before": shrinkage_fraction(without)["intercept"].median(),
+            "fraction_after": shrinkage_fraction(with_w)["intercept"].median(),
+            "move_before": (before["ols_intercept"] - before["mixed_intercept"]).abs().median(),
+            "move_after": (after["ols_intercept"] - after["mixed_intercept"]).abs().median()})
+    table = pd.DataFrame(rows)
+    assert (table["distance_after"] < table["distance_before"]).all()
+    assert (table["fraction_after"] > table["fraction_before"]).all()
+    assert table["move_after"].mean() > table["move_before"].mean()
+    assert (table["move_after"] > table["move_before"]).mean() >= 0.8
+
+
+def test_the_better_target_brings_intercepts_closer_to_the_truth():
+    # cluster_level: "the clusters move further, but toward a target that is nearer the
+    # truth": lower mean squared error of the intercepts with w.
+    before, after = [], []
+    for _, truth, without, with_w in cluster_level_draws():
+        before.append(np.mean((without.clusters["mixed_intercept"] - truth["intercept"]) ** 2))
+        after.append(np.mean((toward_targets(with_w)["mixed_intercept"] - truth["intercept"]) ** 2))
+    before, after = np.array(before), np.array(after)
+    assert after.mean() < before.mean() and np.mean(after < before) >= 0.9
+
+
+def test_the_cluster_mean_separates_the_slopes_within_and_between():
+    # cluster_level: "the coefficient of SES is exactly the slope that fitting every school
+    # its own intercept gives"; "the model with SES alone reports one slope, which lies
+    # between the two, nearer the within slope" (most information is within clusters).
+    for seed in SEEDS:
+        data, _ = simulate_cluster_level(seed, within=0.5, between=1.5)
+        data["x_mean"] = data.groupby("cluster")["x"].transform("mean")
+        context = sk.fit_models("y ~ x + x_mean + (1 | cluster)", data)
+        one = sk.fit_models("y ~ x + (1 | cluster)", data).fixed_effects.loc["x", "estimate"]
+        dx = data["x"] - data["x_mean"]
+        dy = data["y"] - data.groupby("cluster")["y"].transform("mean")
+        within = context.fixed_effects.loc["x", "estimate"]
+        assert within == pytest.approx((dx * dy).sum() / (dx * dx).sum(), abs=1e-10)
+        between = within + context.fixed_effects.loc["x_mean", "estimate"]
+        assert min(within, between) < one < max(within, between)
+        assert abs(one - within) < abs(one - between)

@@ -250,3 +250,22 @@ def test_an_unknown_shape_of_random_effects_is_refused_by_name():
     with pytest.raises(ValueError, match=r"^shape must be one of \('normal', 'bimodal', "
                        r"'heavy-tailed'\), got 'uniform'$"):
         simulate(SCENARIOS["baseline"], shape="uniform")
+
+
+def test_the_shipped_hsb_is_nlmes():
+    # R: d <- merge(MathAchieve, MathAchSchool[, c("School", "Sector")], by = "School");
+    # nrow(d) 7185; nlevels(d$School) 160; mean(d$MathAch) 12.74785; mean(d$SES) 0.0001433542;
+    # table(d$Sector): Catholic 3642, Public 3543; first row of school 1224: SES -1.528,
+    # MathAch 5.876, MEANSES -0.428, Public.
+    from importlib import resources
+
+    shipped = resources.files("shrinkage").joinpath("datasets", "hsb.csv").read_bytes()
+    assert shipped == (REFERENCE / "formula_MathAchieve.csv").read_bytes()
+    data = shrinkage.hsb()
+    assert (len(data), data["School"].nunique()) == (7185, 160)
+    assert data["MathAch"].mean() == pytest.approx(12.74785, abs=5e-6)
+    assert data["SES"].mean() == pytest.approx(0.0001433542, abs=5e-11)
+    assert data["Sector"].value_counts().to_dict() == {"Catholic": 3642, "Public": 3543}
+    first = data[data["School"] == "1224"].iloc[0]
+    assert (first["SES"], first["MathAch"], first["MEANSES"], first["Sector"]) == (
+        -1.528, 5.876, -0.428, "Public")
