@@ -40,14 +40,12 @@ def _parts(theta, blocks, constraint=None):
     delta, _, _, q = cluster_terms(d11, d12, d22, (l1 * l3) ** 2, blocks)
     if not np.all(delta > 0):
         return None
-    _, factor, beta, rss = generalised_least_squares(q, blocks.p)
+    _, log_det_s, s_inv, beta, rss = generalised_least_squares(q, blocks.p)
     if beta is None or not rss > 0:
         return None
     if constraint is not None:
         a, c = constraint
-        half = np.linalg.solve(factor, a)
-        rss = rss + (c - a @ beta) ** 2 / (half @ half)
-    log_det_s = 2 * np.log(np.diag(factor)).sum()
+        rss = rss + (c - a @ beta) ** 2 / (a @ s_inv @ a)
     return np.log(delta).sum() + (log_det_s if blocks.reml else 0.0), rss
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize
+from scipy.linalg import lapack
 
 # Largest decrease of the REML criterion (in its own units, -2 log-likelihood) that
 # the local quadratic model may still promise at an accepted optimum.
@@ -242,8 +243,8 @@ class Blocks:
     * ``u'V^-1 v = (u'v + <D, E_uv> + det(D) det(A) r_uv) / det(I + A D)``, where ``r_uv``
       is the cross-product of u's and v's residuals around the cluster's own line.
 
-    Each is linear in ``(1, d11, d12, d22, det D)``: ``linear`` holds the per-cluster
-    coefficients, so that one matrix product gives them all at any ``D``.  ``reml``
+    Each is linear in ``(1, d11, d12, d22, det D)``: ``linear`` and ``pair_sums`` hold the
+    per-cluster coefficients, so that matrix products give them all at any ``D``.  ``reml``
     chooses the criterion: REML's (with ``log det S`` and ``n - p`` degrees of freedom)
     or maximum likelihood's deviance (``n``).
     """
@@ -258,7 +259,8 @@ class Blocks:
         hu = n * sx                            # per column (k, G)
         hv = n * (s.sxx * m - xb * sx)
         c1, c2 = n * m, sx + n * xb * m
-        rows, cols = _pairs(k)
+        # Every (row, column) pair, both triangles: the sums then fill Q by one reshape.
+        rows, cols = np.divmod(np.arange(k * k), k)
         ma, mb, sxa, sxb = m[rows], m[cols], sx[rows], sx[cols]
         cr, rr = s.cross[rows, cols], s.resid[rows, cols]
         mixed = ma * sxb + mb * sxa
@@ -267,20 +269,23 @@ class Blocks:
         e12 = n * (xb * cr - mixed / 2)
         e22 = s.sxx * rr + n * (ma * mb * s.sxx - xb * mixed + xb * xb * cr)
         det3 = n * s.sxx * rr
-        self.pairs = (rows, cols)
         self.reml = reml
         self.dof = s.nobs - self.p if reml else s.nobs
         zero, one = np.zeros_like(n), np.ones_like(n)
         zeros = np.zeros_like(hu)
         # Rows: delta; w11, w12, w22; h1 (k columns); h2 (k); u'V^-1 v (the pairs).
         # Columns: the coefficients of 1, d11, d12, d22 and det D.
+        self.groups = len(n)
         self.linear = np.stack([
-            np.concatenate([[one], [a], [b], [c], c1, c2, uv]),
-            np.concatenate([[a], [zero], [zero], [det_a], zeros, hu, e11]),
-            np.concatenate([[2 * b], [zero], [-det_a], [zero], -hu, -hv, 2 * e12]),
-            np.concatenate([[c], [det_a], [zero], [zero], hv, zeros, e22]),
-            np.concatenate([[det_a], [zero], [zero], [zero], zeros, zeros, det3]),
+            np.concatenate([[one], [a], [b], [c], c1, c2]),
+            np.concatenate([[a], [zero], [zero], [det_a], zeros, hu]),
+            np.concatenate([[2 * b], [zero], [-det_a], [zero], -hu, -hv]),
+            np.concatenate([[c], [det_a], [zero], [zero], hv, zeros]),
+            np.concatenate([[det_a], [zero], [zero], [zero], zeros, zeros]),
         ]).reshape(5, -1)
+        # The pairs' terms are only ever summed over clusters (weighted by 1 / delta):
+        # one (5 x pairs, G) matrix, so that a matrix-vector product gives the sums.
+        self.pair_sums = np.stack([uv, e11, 2 * e12, e22, det3]).reshape(-1, self.groups)
 
 
 def _relative_covariance(theta, swap=False):
@@ -309,36 +314,35 @@ def cluster_terms(d11, d12, d22, det_d, k):
     :class:`Blocks`).  ``det_d`` is passed in because the caller knows it without
     cancellation (``(L11 L22)^2``).
     """
-    groups = k.linear.shape[1] // (4 + 2 * k.k + len(k.pairs[0]))
-    terms = np.dot([1.0, d11, d12, d22, det_d], k.linear).reshape(-1, groups)
+    coefficients = np.array([1.0, d11, d12, d22, det_d])
+    terms = (coefficients @ k.linear).reshape(-1, k.groups)
     delta = terms[0]
     ratios = terms[1:] / delta
     w = ratios[:3]
-    h = ratios[3:3 + 2 * k.k].reshape(2, k.k, groups)
-    q = np.empty((k.k, k.k))
-    q[k.pairs] = ratios[3 + 2 * k.k:].sum(axis=1)
-    q[k.pairs[1], k.pairs[0]] = q[k.pairs]
+    h = ratios[3:].reshape(2, k.k, k.groups)
+    q = (coefficients @ (k.pair_sums @ (1.0 / delta)).reshape(5, -1)).reshape(k.k, k.k)
     return delta, w, h, q
 
 
 def generalised_least_squares(q, p):
-    """The fixed effects' precision ``S``, its Cholesky factor, ``S^-1 t`` and the residual sum.
+    """The fixed effects' precision ``S``, its log determinant, ``S^-1``, ``S^-1 t`` and
+    the residual sum.
 
-    ``q`` is ``[X_s, y_s]' V^-1 [X_s, y_s]``.  Returns ``(s, factor, beta, rss)``;
-    ``factor``, ``beta`` and ``rss`` are None where ``S`` is not positive definite in
-    floating point.
+    ``q`` is ``[X_s, y_s]' V^-1 [X_s, y_s]``.  Returns ``(s, log_det_s, s_inv, beta, rss)``;
+    all but ``s`` are None where ``S`` is not positive definite in floating point.
     """
     s = q[:p, :p]
-    try:
-        factor = np.linalg.cholesky(s)
-    except np.linalg.LinAlgError:
-        return s, None, None, None
-    beta = _cho_solve(factor, q[:p, p])
-    return s, factor, beta, q[p, p] - q[:p, p] @ beta
-
-
-def _cho_solve(factor, rhs):
-    return np.linalg.solve(factor.T, np.linalg.solve(factor, rhs))
+    # LAPACK directly: S has a row per fixed effect, and numpy's wrappers would cost more
+    # than the factorisation.  The inverse serves the fixed effects and the gradient alike.
+    factor, info = lapack.dpotrf(s, lower=True)  # (the upper triangle zeroed)
+    if info != 0:
+        return s, None, None, None, None
+    lower, info = lapack.dpotri(factor, lower=True)  # the inverse's lower triangle
+    diagonal = factor.diagonal()
+    s_inv = lower + lower.T - np.diag(lower.diagonal())
+    t = q[:p, p]
+    beta = s_inv @ t
+    return s, 2 * np.log(diagonal).sum(), s_inv, beta, q[p, p] - t @ beta
 
 
 def _scores(h, beta):
@@ -360,23 +364,21 @@ def criterion(theta, k, gradient=True, swap=False):
     l1, l2, l3 = theta
     d11, d12, d22 = _relative_covariance(theta, swap)
     delta, w, h, q = cluster_terms(d11, d12, d22, (l1 * l3) ** 2, k)
-    _, factor, beta, rss = generalised_least_squares(q, k.p)
+    _, log_det_s, s_inv, beta, rss = generalised_least_squares(q, k.p)
     # Only where floating point gives up, far from any optimum.
-    if beta is None or not rss > 0 or not np.all(delta > 0):
+    if beta is None or not rss > 0 or not delta.min() > 0:
         return (np.inf, np.zeros(3)) if gradient else np.inf
     dof = k.dof
-    log_det_s = 2 * np.log(np.diag(factor)).sum()
     value = (np.log(delta).sum() + (log_det_s if k.reml else 0.0)
              + dof * (1 + math.log(2 * math.pi * rss / dof)))
     if not gradient:
         return value
     g = _scores(h, beta)
-    m = np.array([[w[0].sum(), w[1].sum()], [w[1].sum(), w[2].sum()]])
+    w11, w12, w22 = w.sum(axis=1)
+    m = np.array([[w11, w12], [w12, w22]])
     if k.reml:
-        # sum_j H_j S^-1 H_j', through the Cholesky factor: sum_j (F^-1 H_j')' (F^-1 H_j').
-        half = np.linalg.solve(factor, h[:, :-1, :].transpose(1, 0, 2).reshape(k.p, -1))
-        half = half.reshape(k.p, 2, -1)
-        m -= np.einsum("kag,kbg->ab", half, half)
+        hx = h[:, :-1, :]  # sum_j H_j S^-1 H_j'
+        m -= np.einsum("akg,kl,blg->ab", hx, s_inv, hx)
     m -= dof / rss * (g @ g.T)
     m11, m12, m22 = m[0, 0], m[0, 1], m[1, 1]
     if swap:
@@ -389,7 +391,7 @@ def estimates(d, k):
     """Fixed effects, their precision matrix S, residual variance and the modes at D."""
     l1, _, l3 = theta_of(d)
     _, _, h, q = cluster_terms(d[0, 0], d[0, 1], d[1, 1], (l1 * l3) ** 2, k)
-    s, _, beta, rss = generalised_least_squares(q, k.p)
+    s, _, _, beta, rss = generalised_least_squares(q, k.p)
     g = _scores(h, beta)
     return beta, s, rss / k.dof, d @ g  # b_j = D g_j
 

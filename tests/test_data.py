@@ -255,7 +255,7 @@ def test_an_unknown_shape_of_random_effects_is_refused_by_name():
 def test_the_shipped_hsb_is_nlmes():
     # R: d <- merge(MathAchieve, MathAchSchool[, c("School", "Sector")], by = "School");
     # nrow(d) 7185; nlevels(d$School) 160; mean(d$MathAch) 12.74785; mean(d$SES) 0.0001433542;
-    # table(d$Sector): Catholic 3642, Public 3543; first row of school 1224: SES -1.528,
+    # table(d$Sector): Public 3642, Catholic 3543; first row of school 1224: SES -1.528,
     # MathAch 5.876, MEANSES -0.428, Public.
     from importlib import resources
 
@@ -265,7 +265,7 @@ def test_the_shipped_hsb_is_nlmes():
     assert (len(data), data["School"].nunique()) == (7185, 160)
     assert data["MathAch"].mean() == pytest.approx(12.74785, abs=5e-6)
     assert data["SES"].mean() == pytest.approx(0.0001433542, abs=5e-11)
-    assert data["Sector"].value_counts().to_dict() == {"Catholic": 3642, "Public": 3543}
+    assert data["Sector"].value_counts().to_dict() == {"Public": 3642, "Catholic": 3543}
     first = data[data["School"] == "1224"].iloc[0]
     assert (first["SES"], first["MathAch"], first["MEANSES"], first["Sector"]) == (
         -1.528, 5.876, -0.428, "Public")
