@@ -3,7 +3,8 @@
 The modules are layered; each imports only modules of the layers before it:
 
 1. data: ``rng`` and ``data`` (the article's data), ``csvfile`` (a user's file),
-   ``columns`` (the three columns of one fit), ``output`` and ``progress``;
+   ``columns`` (the columns of one fit), ``formula`` (lme4's formulas), ``output`` and
+   ``progress``;
 2. engine: ``reml`` (the REML/ML criterion and its optimum) and ``pooling`` (no and
    complete pooling, by least squares);
 3. on a fit's parts: ``report`` (lme4-style output), ``intervals`` (confidence

@@ -17,6 +17,7 @@ own order, as an R factor does.
 """
 
 import ast
+import functools
 import re
 from dataclasses import dataclass
 
@@ -128,26 +129,34 @@ def _random_variable(inner, bar, term):
     return variables_[0], "uncorrelated" if bar == "||" else "slope"
 
 
-def variables(fixed, plain=False):
-    """The names a fixed part refers to (data columns, transforms), in order.
+@functools.lru_cache(maxsize=256)
+def _factors(fixed):
+    """Each factor of a fixed part's terms as ``(expression, how formulaic evaluates it)``.
 
-    With ``plain``, only the columns that are terms' factors as they are (no transform).
+    Parsed once per text: a study refits the same formula many times.
     """
     import formulaic
 
-    names = []
     try:
         terms = list(formulaic.Formula(fixed))
     except Exception as error:  # formulaic's own parse errors, whatever their class
         raise ValueError(f"formula: could not read the fixed part {fixed!r} "
                          f"({str(error).splitlines()[0]})") from None
-    for term in terms:
-        for factor in term.factors:
-            expr = str(factor.expr)
-            if factor.eval_method.name == "LOOKUP":
-                names.append(expr)
-            elif factor.eval_method.name == "PYTHON" and not plain:
-                names += [node.id for node in ast.walk(_syntax(expr)) if isinstance(node, ast.Name)]
+    return tuple((str(factor.expr), factor.eval_method.name)
+                 for term in terms for factor in term.factors)
+
+
+def variables(fixed, plain=False):
+    """The names a fixed part refers to (data columns, transforms), in order.
+
+    With ``plain``, only the columns that are terms' factors as they are (no transform).
+    """
+    names = []
+    for expr, method in _factors(fixed):
+        if method == "LOOKUP":
+            names.append(expr)
+        elif method == "PYTHON" and not plain:
+            names += [node.id for node in ast.walk(_syntax(expr)) if isinstance(node, ast.Name)]
     return list(dict.fromkeys(names))
 
 
@@ -165,14 +174,9 @@ def check_safe(fixed, columns):
     of the data, one of ``TRANSFORMS``, or ``np``/``numpy`` followed by one of
     ``NUMPY_FUNCTIONS``; no attribute of anything else, nothing beginning with ``_``.
     """
-    import formulaic
-
     allowed = set(map(str, columns)) | TRANSFORMS
-    for term in formulaic.Formula(fixed):
-        for factor in term.factors:
-            if factor.eval_method.name != "PYTHON":
-                continue
-            expr = str(factor.expr)
+    for expr, method in _factors(fixed):
+        if method == "PYTHON":
             for node in ast.walk(_syntax(expr)):
                 if isinstance(node, ast.Attribute):
                     if not (isinstance(node.value, ast.Name) and node.value.id in ("np", "numpy")
@@ -180,7 +184,8 @@ def check_safe(fixed, columns):
                         raise ValueError(f"formula: the term {expr!r} uses {ast.unparse(node)!r}"
                                          "; only numpy's elementwise functions (np.log, "
                                          "np.exp, ...) are allowed")
-                elif isinstance(node, ast.Name) and node.id not in allowed | {"np", "numpy"}:
+                elif isinstance(node, ast.Name) and (node.id not in allowed | {"np", "numpy"}
+                                                     or node.id.startswith("__")):
                     raise ValueError(f"formula: the term {expr!r} names {node.id!r}, which is "
                                      "not a column of the data nor an allowed transform")
                 elif isinstance(node, (ast.Lambda, ast.comprehension, ast.Subscript,
@@ -218,7 +223,7 @@ class Design:
                                  f"the fit has not seen (its levels: {shown}); a level without "
                                  "a coefficient cannot be predicted")
             frame[name] = pd.Categorical(text, categories=levels)
-        return _model_matrix(lambda: self.spec.get_model_matrix(frame), "newdata")
+        return _model_matrix(lambda: self.spec.get_model_matrix(frame, output="numpy"), "newdata")
 
 
 def _as_factors(data):
@@ -268,16 +273,17 @@ def build_design(model_formula, data):
     import formulaic
 
     check_safe(model_formula.fixed, data.columns)
-    frame, levels = _as_factors(data)
+    used = [name for name in variables(model_formula.fixed) if name in data.columns]
+    frame, levels = _as_factors(data[used])
     state = {}
 
     def build():
-        state["matrix"] = formulaic.model_matrix(model_formula.fixed, frame)
+        state["matrix"] = formulaic.model_matrix(model_formula.fixed, frame, output="numpy")
         return state["matrix"]
 
     matrix = _model_matrix(build, "formula")
     names = [("Intercept" if column == "Intercept" else lme4_name(column))
-             for column in state["matrix"].columns]
+             for column in state["matrix"].model_spec.column_names]
     if matrix.shape[1] == 0:
         raise ValueError(f"formula: the fixed part of {model_formula.text!r} has no columns")
     if not np.isfinite(matrix).all():
@@ -285,7 +291,6 @@ def build_design(model_formula, data):
         raise ValueError(f"formula: the column {bad!r} of the design has values that are not "
                          "finite (a log of zero or of a negative number?)")
     _check_rank(matrix, names)
-    used = [name for name in variables(model_formula.fixed) if name in data.columns]
     return Design(matrix, names, state["matrix"].model_spec, used,
                   {name: levels[name] for name in used if name in levels})
 

@@ -88,8 +88,9 @@ class ClusterSums:
     columns), standardised to orthogonal columns of mean square 1, ``X_s = X T``; and
     ``y_s = (y - X line) / y_scale``, the least-squares residual scaled to mean square 1.
     ``x_s = (x - x_centre) / x_scale`` (not centred for uncorrelated random effects, whose
-    covariance is diagonal in ``x``'s own origin; zero for random intercepts).  Each cluster is summarised by its size,
-    the mean and centred sum of squares of ``x_s``, and for the columns ``u`` of
+    covariance is diagonal in ``x``'s own origin; zero for random intercepts).  Each
+    cluster is summarised by its size, the mean and centred sum of squares of ``x_s``, and
+    for the columns ``u`` of
     ``[X_s, y_s]`` their means, centred cross-products with ``x_s`` and with each other, and
     the cross-products of their residuals around the cluster's own line in ``x_s``.
     """

@@ -101,7 +101,8 @@ def test_a_formula_fits_the_same_model():
 def test_bad_arguments_are_named():
     path, columns = DATA["sleepstudy"]
     data = pd.read_csv(path)
-    with pytest.raises(ValueError, match="model must be one of .*'slope', 'intercept', 'uncorrelated'.*, got 'random'"):
+    with pytest.raises(ValueError,
+                       match="model must be one of .*'slope', 'intercept', 'uncorrelated'.*, got 'random'"):
         fit_models(data, *columns, model="random")
     with pytest.raises(ValueError, match="method must be 'REML' or 'ML', got 'reml'"):
         fit_models(data, *columns, method="reml")
