@@ -284,3 +284,42 @@ def test_blitted_frames_look_like_full_redraws(baseline):
         difference = np.abs(reference - drawn)
         assert difference.mean() < 0.05, (k, difference.mean())
         assert np.mean(difference.max(axis=2) > 16) < 1e-3, k
+
+
+def test_more_fixed_effects_are_drawn_at_reference_values_and_the_caption_says_so():
+    from shrinkage import hsb
+
+    fit = fit_models("MathAch ~ SES + MEANSES + Sector + (SES | School)", hsb())
+    paths = shrinkage_paths(fit)
+    # At MEANSES = 0 and Sector = Catholic (the first level): lme4's coef(), and the own
+    # lines fitted to MathAch less the MEANSES and Sector parts.
+    assert paths.note == "Intercept and slope at MEANSES = 0, Sector = Catholic"
+    np.testing.assert_allclose(paths.end, fit.clusters[["mixed_intercept", "mixed_slope"]])
+    assert paths.targets is None
+    # Toward each school's own target: its MEANSES and Sector are its own.
+    own = shrinkage_paths(fit, toward="cluster")
+    assert own.note == "Intercept and slope of each cluster at its own MEANSES and Sector"
+    estimate = fit.fixed_effects["estimate"]
+    first = hsb().groupby("School").first().loc[fit.clusters["cluster"]]
+    expected = (estimate["Intercept"] + estimate["MEANSES"] * first["MEANSES"].to_numpy()
+                + estimate["SectorPublic"] * (first["Sector"] == "Public").to_numpy())
+    np.testing.assert_allclose(own.targets[:, 0], expected, rtol=1e-12)
+    # The moves are the same in both views: only where they are drawn differs.
+    np.testing.assert_allclose(own.end - own.start, paths.end - paths.start, atol=1e-9)
+    with pytest.raises(ValueError, match="^toward must be 'average' or 'cluster', got 'x'$"):
+        shrinkage_paths(fit, toward="x")
+
+
+def test_cli_animates_a_formula(shrinkage_main, tmp_path):
+    from conftest import REFERENCE
+
+    result = shrinkage_main("animate", "--data", str(REFERENCE / "formula_Orthodont.csv"),
+                            "--formula", "distance ~ age * Sex + (age | Subject)",
+                            "--out", str(tmp_path / "o.gif"), "--static", str(tmp_path / "o.svg"))
+    assert result.returncode == 0, result.stderr
+    assert "Intercept and slope at Sex = Female" in (tmp_path / "o.svg").read_text()
+    both = shrinkage_main("animate", "--data", str(REFERENCE / "formula_Orthodont.csv"),
+                          "--formula", "distance ~ age + (age | Subject)", "--x", "age",
+                          "--out", str(tmp_path / "p.gif"))
+    assert both.returncode == 2 and "--x and --formula name the same things" in both.stderr
+    assert not (tmp_path / "p.gif").exists()

@@ -6,6 +6,7 @@ fit_csv.R from shrinkage/datasets/sleepstudy.csv): every dialect of the same dat
 import json
 import subprocess
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -355,3 +356,19 @@ def test_running_out_of_memory_reading_a_file_is_one_line(one_line_error, tmp_pa
     monkeypatch.setattr(pd, "read_csv", exhausted)
     line = one_line_error("fit", "--data", str(path))
     assert line.endswith(f"error: data: {str(path)!r} is too large to read into memory")
+
+
+def test_a_formulas_other_columns_are_numbers_or_text_as_read_csv_decides(tmp_path):
+    from shrinkage.csvfile import read_columns
+
+    path = tmp_path / "d.csv"
+    path.write_text("y;x;g;dose;arm;code\n1,5;1;a;0,5;A;01\n2,5;2;a;1,5;B;02\n3;3;b;;A;x\n")
+    frame = read_columns(path, "y", "x", "g", others=["dose", "arm", "code"])
+    assert list(frame.columns) == ["y", "x", "g", "dose", "arm", "code"]
+    assert frame["dose"].tolist()[:2] == [0.5, 1.5] and np.isnan(frame["dose"].iloc[2])
+    assert frame["arm"].tolist() == ["A", "B", "A"]      # text: a factor
+    assert frame["code"].tolist() == ["01", "02", "x"]   # one value is not a number: text
+    # Without x (a random-intercept formula whose fixed part has no numeric column).
+    assert list(read_columns(path, "y", None, "g", others=["arm"]).columns) == ["y", "g", "arm"]
+    with pytest.raises(ValueError, match="formula: the column 'nope'.*has no column 'nope'"):
+        read_columns(path, "y", "x", "g", others=["nope"])

@@ -269,3 +269,32 @@ def test_the_shipped_hsb_is_nlmes():
     first = data[data["School"] == "1224"].iloc[0]
     assert (first["SES"], first["MathAch"], first["MEANSES"], first["Sector"]) == (
         -1.528, 5.876, -0.428, "Public")
+
+
+def test_the_cluster_level_simulation_draws_what_it_says():
+    from shrinkage.data import simulate_cluster_level
+
+    data, truth = simulate_cluster_level(3, n_cluster=400, obs_per_cluster=6, gamma=2.0,
+                                         within=0.5, between=1.5, sd_int=0.0, sd_slope=0.0,
+                                         sigma=0.0, intercept=1.0)
+    # Without noise, every row lies on its cluster's true line ...
+    line = truth.set_index("cluster").loc[data["cluster"]]
+    np.testing.assert_allclose(data["y"], line["intercept"].to_numpy()
+                               + line["slope"].to_numpy() * data["x"], atol=1e-12)
+    # ... whose slope is the within slope, and whose intercept rises by gamma per unit of w
+    # and by between - within per unit of x's cluster mean: fitted back by least squares.
+    first = data.groupby("cluster").first()
+    x_mean = data.groupby("cluster")["x"].mean()
+    assert (truth["slope"] == 0.5).all()
+    assert data.groupby("cluster")["w"].nunique().max() == 1
+    m = (truth["intercept"].to_numpy() - 1.0 - 2.0 * first["w"].to_numpy()) / 1.0
+    # m is the true cluster mean of x, which the sample mean estimates (6 draws of sd 1).
+    assert np.corrcoef(m, x_mean)[0, 1] > 0.9
+    again, _ = simulate_cluster_level(3, n_cluster=400, obs_per_cluster=6, gamma=2.0,
+                                      within=0.5, between=1.5, sd_int=0.0, sd_slope=0.0,
+                                      sigma=0.0, intercept=1.0)
+    pd.testing.assert_frame_equal(data, again)
+    with pytest.raises(ValueError, match="^n_cluster must be an integer of at least 2, got 1$"):
+        simulate_cluster_level(1, n_cluster=1)
+    with pytest.raises(ValueError, match="^sigma must be a finite number >= 0, got -1"):
+        simulate_cluster_level(1, sigma=-1)

@@ -273,3 +273,30 @@ def test_forecasting_the_last_day_matches_r():
                         ("partial pooling", "partial")):
         expected = np.sqrt(np.mean((np.asarray(reference[key]) - observed) ** 2))
         assert holdout_error(table)[column] == pytest.approx(expected, rel=1e-5)
+
+
+def test_cluster_level_columns_and_targets_by_hand():
+    from shrinkage.measure import cluster_level_columns, toward_targets
+
+    # Three clusters; w is constant within each (cluster level), z is not.
+    data = pd.DataFrame({
+        "y": [1.0, 2.2, 2.9, 4.1, 0.5, 1.4, 2.8, 3.1, 2.0, 3.3, 3.9, 5.2],
+        "x": [0.0, 1.0, 2.0, 3.0] * 3,
+        "w": [1.0] * 4 + [-1.0] * 4 + [0.5] * 4,
+        "z": [0.3, -0.1, 0.2, 0.0, 0.1, 0.4, -0.3, 0.2, 0.0, 0.1, -0.2, 0.3],
+        "g": ["a"] * 4 + ["b"] * 4 + ["c"] * 4})
+    fit = fit_models("y ~ x + w + z + (1 | g)", data)
+    assert cluster_level_columns(fit) == ["w"]
+    table = toward_targets(fit)
+    b = fit.fixed_effects["estimate"]
+    np.testing.assert_allclose(table["target_intercept"], b["Intercept"] + b["w"] * np.array([1, -1, 0.5]))
+    # Own lines: y less z's part, least squares on x within each cluster, by hand.
+    for k, label in enumerate("abc"):
+        rows = data[data["g"] == label]
+        slope, intercept = np.polyfit(rows["x"], rows["y"] - b["z"] * rows["z"], 1)
+        assert table.loc[k, "ols_intercept"] == pytest.approx(intercept, abs=1e-10)
+        assert table.loc[k, "ols_slope"] == pytest.approx(slope, abs=1e-10)
+    # The mixed line is the target plus the cluster's random intercept.
+    assert (table["mixed_slope"] == b["x"]).all()
+    effects = table["mixed_intercept"] - table["target_intercept"]
+    np.testing.assert_allclose(effects, fit.clusters["mixed_intercept"] - b["Intercept"], atol=1e-12)

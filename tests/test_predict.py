@@ -188,3 +188,42 @@ def test_predict_refuses_what_it_would_misread():
         fit.predict(rows.assign(x=1e300), level=0.9)
     # numpy's numbers are numbers: a float32 level is a level.
     assert fit.predict(rows, level=np.float32(0.9))["se"].notna().all()
+
+
+def test_prediction_error_covariances_of_any_formula_solve_hendersons_equations():
+    # By hand, with dense matrices: Henderson's mixed-model equations C [beta; u] = [X'y; Z'y]
+    # with C = [[X'X, X'Z], [Z'X, Z'Z + sigma2 G^-1]]; the prediction-error covariance of
+    # E beta_hat + u_hat_j is sigma2 [E, I_j] C^-1 [E, I_j]' (Henderson 1975).
+    from shrinkage.predict import prediction_error_covariances
+
+    data = pd.read_csv(REFERENCE / "formula_Orthodont.csv")
+    for formula in ("distance ~ age * Sex + (age | Subject)", "distance ~ age + Sex + (age || Subject)"):
+        fit = fit_models(formula, data)
+        cols = fit.columns
+        x, groups = cols.fixed, len(cols.labels)
+        z = np.zeros((len(cols.y), 2 * groups))
+        z[np.arange(len(cols.y)), 2 * cols.codes] = 1.0
+        z[np.arange(len(cols.y)), 2 * cols.codes + 1] = cols.x
+        v = fit.variance
+        g = np.kron(np.eye(groups), np.array([[v["intercept"], v["covariance"]],
+                                              [v["covariance"], v["slope"]]]))
+        sigma2 = v["residual"]
+        c = np.block([[x.T @ x, x.T @ z], [z.T @ x, z.T @ z + sigma2 * np.linalg.inv(g)]])
+        inverse = np.linalg.inv(c)
+        p = x.shape[1]
+        names = list(fit.fixed_effects.index)
+        for j in (0, 7, groups - 1):
+            pick = np.zeros((2, p + 2 * groups))
+            pick[0, names.index("Intercept")] = pick[1, names.index("age")] = 1.0
+            pick[0, p + 2 * j] = pick[1, p + 2 * j + 1] = 1.0
+            expected = sigma2 * pick @ inverse @ pick.T
+            np.testing.assert_allclose(prediction_error_covariances(fit)[j], expected,
+                                       rtol=1e-7, atol=1e-12)
+        # A new row of a fitted cluster: the same equations, with the row's own design.
+        row = data.iloc[[3]]
+        j = int(np.flatnonzero(fit.clusters["cluster"] == row["Subject"].iloc[0])[0])
+        pick = np.zeros(p + 2 * groups)
+        pick[:p] = cols.design.for_new(row)[0]
+        pick[p + 2 * j], pick[p + 2 * j + 1] = 1.0, row["age"].iloc[0]
+        se = fit.predict(row, level=0.95)["se"].iloc[0]
+        assert se ** 2 == pytest.approx(sigma2 * pick @ inverse @ pick + sigma2, rel=1e-7)

@@ -128,3 +128,15 @@ def test_textbook_agreement_names_the_parts_that_are_off():
     assert phrase.startswith("some way from what the clusters moved for the slopes,")
     both = verdicts.textbook_agreement(moved, moved - 0.2)
     assert "for the intercepts and the slopes" in both
+
+
+def test_change_between_and_nearer_words():
+    assert verdicts.change_word(2.0, 1.0) == "falls"
+    assert verdicts.change_word(1.0, 2.0) == "rises"
+    assert verdicts.change_word(1.0, 1.0) == "stays"
+    assert verdicts.change_word(1.0, 0.5, "shorter", "longer") == "shorter"
+    assert verdicts.between_word(2.4, 2.2, 5.9) == "between"
+    assert verdicts.between_word(2.4, 5.9, 2.2) == "between"
+    assert verdicts.between_word(6.0, 2.2, 5.9) == "outside"
+    assert verdicts.nearer_word(2.4, 2.2, 5.9, "within", "between") == "within"
+    assert verdicts.nearer_word(5.0, 2.2, 5.9, "within", "between") == "between"
