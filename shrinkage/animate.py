@@ -69,6 +69,8 @@ class ShrinkagePaths:
         all are pulled toward ``centre``.
     note : str
         A line for the figure on what the axes hold, or "".
+    labels : tuple of str
+        The legend's names of the start and the end ("By-cluster", "Mixed").
     """
 
     start: np.ndarray
@@ -104,6 +106,7 @@ class ShrinkagePaths:
     x_name: str = "x"
     targets: np.ndarray = None
     note: str = ""
+    labels: tuple = ("By-cluster", "Mixed")  # the legend's names of start and end
 
 
 def shrinkage_paths(fit, zoom_sd=None, toward="average"):
@@ -260,6 +263,7 @@ def _decorate(fig, ax, paths, legend=True, text_size=None):
                       bbox_transform=ax.transAxes, borderaxespad=0))
         beside.append(add_legend(fig, with_singletons=not paths.own_slope.all(),
                                  n_range=paths.n_range, targets=paths.targets is not None,
+                                 labels=paths.labels,
                                  fontsize=text_size,
                                  title_fontsize=text_size, **place))
     if paths.note:
@@ -320,7 +324,8 @@ def _make_room_for_labels(fig, ax):
         fig.subplots_adjust(left=_MARGINS["left"] + (pad - left) / (fig.dpi * fig.get_figwidth()))
 
 
-def add_legend(fig, with_singletons=False, n_range=(1, 1), targets=False, **placement):
+def add_legend(fig, with_singletons=False, n_range=(1, 1), targets=False,
+               labels=("By-cluster", "Mixed"), **placement):
     """Add the shrinkage plot's legend (titled "Model") to ``fig``.
 
     When clusters differ in size (``n_range``), the legend also shows the marker
@@ -330,7 +335,7 @@ def add_legend(fig, with_singletons=False, n_range=(1, 1), targets=False, **plac
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], ls="", marker="o", color=colour, label=label)
-               for colour, label in ((BY_CLUSTER_COLOUR, "By-cluster"), (MIXED_COLOUR, "Mixed"))]
+               for colour, label in zip((BY_CLUSTER_COLOUR, MIXED_COLOUR), labels)]
     if with_singletons:
         handles.append(Line2D([], [], ls="", marker="o", mfc="none", color="0.3",
                               label="One obs.\n(no own slope)"))
@@ -422,7 +427,11 @@ def plot_shrinkage(fit, zoom_sd=None, ax=None, legend=True, text_size=None, towa
         The axes drawn in.  Estimates outside the view are counted in a note on
         the figure.
     """
-    paths = shrinkage_paths(fit, zoom_sd, toward)
+    return plot_paths(shrinkage_paths(fit, zoom_sd, toward), ax, legend, text_size)
+
+
+def plot_paths(paths, ax=None, legend=True, text_size=None):
+    """Draw the end state of any :class:`ShrinkagePaths` (see :func:`plot_shrinkage`)."""
     if ax is None:
         text_size = TEXT_SIZE if text_size is None else text_size
         import matplotlib.pyplot as plt
@@ -480,16 +489,36 @@ def render_files(fit, out, static=None, zoom_sd=None, progress=False, toward="av
     list of pathlib.Path
         The files written.
     """
+    _check_files(out, static)
+    return render_paths(shrinkage_paths(fit, zoom_sd, toward), out, static, progress)
+
+
+def render_paths(paths, out, static=None, progress=False):
+    """Render any :class:`ShrinkagePaths` as :func:`render_files` renders a fit's."""
     targets, options, suffixes = _check_files(out, static)
-    paths = shrinkage_paths(fit, zoom_sd, toward)
     # Both files are written beside their targets and replace them together at the end.
     with replacing(*targets, options=options, suffixes=suffixes) as temporaries:
         _encode(_frames(paths), temporaries[0], targets[0], progress)
         if static is not None:
             fig, ax = _new_figure()
-            plot_shrinkage(fit, zoom_sd, ax=ax, text_size=TEXT_SIZE, toward=toward)
+            plot_paths(paths, ax=ax, text_size=TEXT_SIZE)
             save_figure(fig, temporaries[1], dpi=STATIC_DPI, facecolor=BACKGROUND)
     return targets
+
+
+def paths_between(fit, start, end, labels, zoom_sd=None):
+    """Paths from one set of cluster lines to another, in the fit's view and style.
+
+    ``start`` and ``end`` are ``(G, 2)`` arrays of (intercept, slope) in the order of
+    ``fit.clusters`` (for example REML's lines and a posterior's means); ``labels`` name
+    them in the legend.  The view and the points' opacity are the fit's own
+    (:func:`shrinkage_paths`).
+    """
+    from dataclasses import replace
+
+    paths = shrinkage_paths(fit, zoom_sd)
+    return replace(paths, start=np.asarray(start, float), end=np.asarray(end, float),
+                   own_slope=np.ones(len(start), bool), labels=tuple(labels))
 
 
 def _check_files(out, static):

@@ -377,3 +377,32 @@ def plot_toward_the_line(fits, values, label):
                Line2D([], [], color="black", label="What the model pulls toward")]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False, fontsize=9)
     return fig
+
+
+def plot_sd_priors(posteriors):
+    """Prior (dashed) and posterior (solid) densities of the two random-effect SDs.
+
+    ``posteriors`` maps a prior's name to its :class:`shrinkage.bayes.Posterior`; one
+    panel per SD, one colour per prior.
+    """
+    fig, axes = _grid(2)
+    colours = ["#1f6f8b", "#c0504d", "#808133", "#6b4c9a"]
+    parts = (("tau", 0, "SD of the intercepts"), ("tau", 1, "SD of the slopes"))
+    for ax, (name, index, title) in zip(axes, parts):
+        draws = {label: p.flat(name)[:, index] for label, p in posteriors.items()}
+        top = max(np.quantile(d, 0.995) for d in draws.values())
+        grid = np.linspace(0, top, 200)
+        peak = 0.0
+        for colour, (label, posterior) in zip(colours, posteriors.items()):
+            counts, edges = np.histogram(draws[label], bins=40, range=(0, top), density=True)
+            ax.stairs(counts, edges, color=colour, lw=1.4, label=f"{label}: posterior")
+            ax.plot(grid, posterior.prior.density(grid), color=colour, lw=1, ls="--",
+                    label=f"{label}: prior")
+            peak = max(peak, counts.max())
+        ax.set_ylim(0, 1.15 * peak)  # a tight prior's spike at 0 runs off the top
+        ax.set_xlabel(title, fontsize=9)
+        ax.set_ylabel("density", fontsize=9)
+        ax.tick_params(labelsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False, fontsize=8)
+    return fig
