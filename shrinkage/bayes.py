@@ -285,12 +285,18 @@ def _sampler(random_slope, chains, warmup, draws):
     import jax
 
     jax.config.update("jax_enable_x64", True)  # the marginal likelihood subtracts
+    # Compiling the sampler takes longer than running it: kept between runs (and builds)
+    # in the user's cache folder, as JAX allows.
+    if jax.config.jax_compilation_cache_dir is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        jax.config.update("jax_compilation_cache_dir", os.path.join(base, "shrinkage", "jax"))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     from numpyro.infer import MCMC, NUTS
 
     key = (random_slope, chains, warmup, draws)
     if key not in _SAMPLERS:
         kernel = NUTS(lambda sums, shape, rate: _model(sums, shape, rate, random_slope),
-                      target_accept_prob=0.9)
+                      target_accept_prob=0.8)
         _SAMPLERS[key] = MCMC(kernel, num_warmup=warmup, num_samples=draws, num_chains=chains,
                               chain_method="vectorized", progress_bar=False,
                               jit_model_args=True)
