@@ -16,6 +16,7 @@ posterior is sampled.
 """
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -291,7 +292,11 @@ def _sampler(random_slope, chains, warmup, draws):
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         jax.config.update("jax_compilation_cache_dir", os.path.join(base, "shrinkage", "jax"))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    from numpyro.infer import MCMC, NUTS
+    with warnings.catch_warnings():
+        # NumPyro imports tqdm.auto, which warns in a notebook without ipywidgets; its
+        # progress bars are off here.
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        from numpyro.infer import MCMC, NUTS
 
     key = (random_slope, chains, warmup, draws)
     if key not in _SAMPLERS:
