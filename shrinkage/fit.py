@@ -30,7 +30,6 @@ from .data import SIMULATED
 from .pooling import own_lines
 from .reml import (
     OPTIMALITY_TOL,
-    Blocks,
     ClusterSums,
     ConvergenceError,
     UnidentifiableError,
@@ -391,7 +390,7 @@ def _check_residual_variation(sums, cols):
 
 def _assemble(cols, sums, d_s, decrease, model="slope", method="REML"):
     reml = method == "REML"
-    blocks = Blocks(sums, reml)
+    blocks = sums.blocks(reml)
     beta_s, s_mat, sigma2_s, modes_s = estimates(d_s, blocks)
     m = sums.to_standard()
     scale = sums.y_scale

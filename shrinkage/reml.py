@@ -189,6 +189,13 @@ class ClusterSums:
         coef = np.linalg.lstsq(total[:p, :p], total[:p, p], rcond=1e-12)[0]
         return float(total[p, p] - total[p, :p] @ coef)
 
+    def blocks(self, reml=True):
+        """The criterion's constants for these sums (:class:`Blocks`), made once per method."""
+        made = self.__dict__.setdefault("_blocks", {})
+        if reml not in made:
+            made[reml] = Blocks(self, reml)
+        return made[reml]
+
     def to_standard(self):
         """``M`` with ``[1, x_s] = [1, x] M``: maps standardised random effects to original."""
         return np.array([[1.0, -self.x_centre / self.x_scale], [0.0, 1.0 / self.x_scale]])
@@ -340,7 +347,8 @@ def generalised_least_squares(q, p):
         return s, None, None, None, None
     lower, info = lapack.dpotri(factor, lower=True)  # the inverse's lower triangle
     diagonal = factor.diagonal()
-    s_inv = lower + lower.T - np.diag(lower.diagonal())
+    s_inv = lower + lower.T  # dpotri leaves the zeroed upper triangle as it was
+    s_inv.flat[::p + 1] = lower.flat[::p + 1]
     t = q[:p, p]
     beta = s_inv @ t
     return s, 2 * np.log(diagonal).sum(), s_inv, beta, q[p, p] - t @ beta
@@ -607,7 +615,7 @@ def minimise(sums, model="slope", reml=True):
     The best point found with the lower factor is optimised again with the factor
     ordered by its larger variance (see :func:`_relative_covariance`).
     """
-    blocks = Blocks(sums, reml)
+    blocks = sums.blocks(reml)
     best = None
     for start in _starts(sums, model):
         problem = _Problem(blocks, _as_covariance(start), swap=False, model=model)
@@ -631,7 +639,7 @@ def verify_optimum(d, sums, model="slope", reml=True):
     minimised over the feasible region, gives the decrease; it is in criterion
     units, so it means the same at any scale and any number of rows.
     """
-    problem = _Problem(Blocks(sums, reml), d, model=model)
+    problem = _Problem(sums.blocks(reml), d, model=model)
     return problem.quadratic_step(problem.phi_of(d))[1]
 
 
