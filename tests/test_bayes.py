@@ -62,7 +62,7 @@ def small_intercept_data():
     return sk.simulate(Settings(n_cluster=15, obs_per_cluster=4, sd_slope=0.0, seed=3))
 
 
-def grid_posterior(data, prior, points=161):
+def grid_posterior(data, prior, points=121):
     """The exact posterior of y = X b + u_cluster + e on a grid of (tau, sigma).
 
     Given tau and sigma, b has a normal posterior (prior N(0, 10^2) each) and the marginal
@@ -112,7 +112,7 @@ def test_the_sampler_matches_the_exact_posterior_on_a_grid(small_intercept_data)
     # can be integrated on a grid: an independent route to the same posterior.
     prior = bayes.PRIORS["weak"]
     fit = sk.fit_models(small_intercept_data, model="intercept")
-    posterior = bayes.sample_posterior(fit, prior, seed=7, chains=2, warmup=1000, draws=3000)
+    posterior = bayes.sample_posterior(fit, prior, seed=7, chains=2, warmup=500, draws=2000)
     table = posterior.summary()
     exact = grid_posterior(small_intercept_data, prior)
     for name, (mean, sd) in exact.items():
