@@ -489,7 +489,6 @@ def render_files(fit, out, static=None, zoom_sd=None, progress=False, toward="av
     list of pathlib.Path
         The files written.
     """
-    _check_files(out, static)
     return render_paths(shrinkage_paths(fit, zoom_sd, toward), out, static, progress)
 
 

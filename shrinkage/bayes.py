@@ -17,12 +17,14 @@ posterior is sampled.
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from .fit import ConvergenceError
+from .data import SCENARIOS, simulate
+from .fit import ConvergenceError, fit_models
+from .predict import cluster_intervals
 
 
 @dataclass(frozen=True)
@@ -423,13 +425,7 @@ def study_draw(seed, prior="boundary-avoiding", level=0.95, **sampler):
     their true values, and their ``level`` intervals' coverage of the truth and mean width
     (REML's from the exact prediction-error variance, the posterior's equal-tailed).
     """
-    from dataclasses import replace as replace_settings
-
-    from .data import SCENARIOS, simulate
-    from .fit import fit_models
-    from .predict import cluster_intervals
-
-    data, truth = simulate(replace_settings(SCENARIOS["few_obs"], seed=seed), with_truth=True)
+    data, truth = simulate(replace(SCENARIOS["few_obs"], seed=seed), with_truth=True)
     fit = fit_models(data)
     posterior = sample_posterior(fit, prior, seed=seed, **sampler)
     tables = {"reml": cluster_intervals(fit, level), "posterior": posterior.cluster_intervals(level)}

@@ -14,7 +14,9 @@ from .reml import cluster_moments
 
 def own_lines(cols):
     """Each cluster's least-squares line (lmList): size, intercept and slope (or NaN)."""
-    n, xbar, ybar, sxx, sxy, _, _ = cluster_moments(cols.codes, len(cols.labels), cols.x, cols.y)
+    n, xbar, sxx, means, sx, _, _ = cluster_moments(cols.codes, len(cols.labels), cols.x,
+                                                    cols.y[:, None])
+    ybar, sxy = means[0], sx[0]
     sumsq_x = np.bincount(cols.codes, cols.x * cols.x, len(cols.labels))
     # lm's QR pivoting drops x when its centred norm is below 1e-7 of its raw norm.
     varies = (n > 1) & (np.sqrt(sxx) > 1e-7 * np.sqrt(sumsq_x))

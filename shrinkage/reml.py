@@ -40,24 +40,6 @@ class ConvergenceError(RuntimeError):
     """The optimiser did not reach a verified REML optimum."""
 
 
-def cluster_moments(codes, groups, x, y):
-    """Per-cluster size, means, centred sums of squares and products, and the
-    residual sum of squares around the cluster's own line (or mean, without a slope).
-
-    The residual sum is summed from the residuals themselves: ``syy - sxy^2 / sxx``
-    would lose residuals below ``1e-8`` of y's spread to cancellation.
-    """
-    n = np.bincount(codes, minlength=groups).astype(float)
-    xbar = np.bincount(codes, x, groups) / n
-    ybar = np.bincount(codes, y, groups) / n
-    dx, dy = x - xbar[codes], y - ybar[codes]
-    sxx, sxy = np.bincount(codes, dx * dx, groups), np.bincount(codes, dx * dy, groups)
-    slope = np.divide(sxy, sxx, out=np.zeros(groups), where=sxx > 0)
-    resid = dy - slope[codes] * dx
-    return (n, xbar, ybar, sxx, sxy, np.bincount(codes, dy * dy, groups),
-            np.bincount(codes, resid * resid, groups))
-
-
 def _standardise(values, centre=True):
     """Centre (or not) and scale ``values`` without overflow; return (standardised, centre, scale).
 
@@ -73,11 +55,6 @@ def _standardise(values, centre=True):
     if scale == 0:
         return np.zeros_like(unit), middle * peak, 1.0
     return (unit - middle) / scale, middle * peak, scale * peak
-
-
-def _pairs(k):
-    """The upper triangle of a ``k x k`` matrix: (rows, columns), row by row."""
-    return np.triu_indices(k)
 
 
 @dataclass
@@ -152,7 +129,7 @@ class ClusterSums:
                 line += to_line @ (q.T @ ones) * y_centre
         y_scale = spread * peak
         u = np.column_stack([q * math.sqrt(nobs), resid / spread])
-        moments = _column_moments(cols.codes, len(cols.labels), xs, u)
+        moments = cluster_moments(cols.codes, len(cols.labels), xs, u)
         return cls(*moments, x_centre, x_scale, line, to_line * math.sqrt(nobs),
                    float(-np.log(peaks).sum() - np.log(np.abs(np.diag(r))).sum()
                          + p / 2 * math.log(nobs)),
@@ -212,7 +189,7 @@ class ClusterSums:
         return -2 * self.log_det_t + 2 * (self.nobs - self.p) * math.log(self.y_scale)
 
 
-def _column_moments(codes, groups, x, u):
+def cluster_moments(codes, groups, x, u):
     """Per-cluster size, mean and centred sum of squares of ``x``, and for the columns of
     ``u``: means, centred cross-products with ``x`` and with each other, and
     cross-products of their residuals around the cluster's own line in ``x``.
@@ -232,7 +209,7 @@ def _column_moments(codes, groups, x, u):
     slope = np.divide(sx, sxx, out=np.zeros_like(sx), where=sxx > 0)
     ru = du - slope.T[codes] * dx[:, None]
     cross, resid = np.empty((k, k, groups)), np.empty((k, k, groups))
-    for a, b in zip(*_pairs(k)):
+    for a, b in zip(*np.triu_indices(k)):
         cross[a, b] = cross[b, a] = np.bincount(codes, du[:, a] * du[:, b], groups)
         resid[a, b] = resid[b, a] = np.bincount(codes, ru[:, a] * ru[:, b], groups)
     return n, xbar, sxx, means, sx, cross, resid
