@@ -71,39 +71,86 @@ def lme4_available():
     return probe.returncode == 0
 
 
-def time_lme4(data, workdir, repeat=10, formula=None):
-    """Median seconds of lme4's lmer on the same data (written to CSV), and its criterion."""
-    path = workdir / "lme4.csv"
-    data.to_csv(path, index=False)
-    out = subprocess.run(["Rscript", str(ROOT / "scripts" / "lme4_timing.R"), str(path),
-                          str(repeat), *([formula] if formula else [])],
-                         capture_output=True, text=True, check=True).stdout
-    seconds, criterion = map(float, out.split())
-    return seconds, criterion
+class Lme4Server:
+    """One R process timing lmer on request (``lme4_timing.R``)."""
+
+    def __enter__(self):
+        self.process = subprocess.Popen(["Rscript", str(ROOT / "scripts" / "lme4_timing.R")],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        return self
+
+    def time(self, path, formula, repeat):
+        """Mean seconds of ``repeat`` lmer fits in a row, and the REML criterion."""
+        self.process.stdin.write(f"{path}\t{formula}\t{repeat}\n")
+        self.process.stdin.flush()
+        seconds, criterion = map(float, self.process.stdout.readline().split())
+        return seconds, criterion
+
+    def __exit__(self, *exc):
+        self.process.stdin.close()
+        self.process.wait()
 
 
-def bench_formula_fits(workdir):
-    """Each formula of tests/reference/formula_*.json: ours beside lme4's, on the same CSV."""
+def mean_seconds(function, repeat):
+    start = time.perf_counter()
+    for _ in range(repeat):
+        result = function()
+    return (time.perf_counter() - start) / repeat, result
+
+
+def alternating(ours, server, path, formula, rounds, repeat):
+    """Our fit and lme4's in alternating rounds of ``repeat`` fits, after a warm-up round.
+
+    Both sides of a round meet the machine in the same state (this machine's speed
+    drifts by up to two times over seconds).  Returns the median of each side's round
+    means, the median of the rounds' ratios, how many rounds ours was the faster in,
+    our last fit and lme4's REML criterion.
+    """
+    mean_seconds(ours, 1), server.time(path, formula, 1)
+    pairs = []
+    for _ in range(rounds):
+        seconds, fit = mean_seconds(ours, repeat)
+        theirs, criterion = server.time(path, formula, repeat)
+        pairs.append((seconds, theirs))
+    ratios = [a / b for a, b in pairs]
+    return (statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs),
+            statistics.median(ratios), sum(ratio < 1 for ratio in ratios), fit, criterion)
+
+
+def bench_formula_fits(rounds=15, repeat=5):
+    """Each formula of tests/reference/formula_*.json: ours beside lme4's, on the same CSV.
+
+    Without R, lme4's time is the one the reference script measured (its median of 11).
+    """
+    import contextlib
     import json
 
     import pandas as pd
 
     with_r = lme4_available()
-    print("\n## Formulas on real data (median of 10 after a warm-up; ratio = ours / lme4's)")
-    print(f"{'data: formula':<62}{'ours (ms)':>10}{'lme4 (ms)':>11}{'ratio':>7}")
-    for path in sorted((ROOT / "tests" / "reference").glob("formula_*.json")):
-        data = pd.read_csv(path.with_suffix(".csv"))
-        for model in json.loads(path.read_text())["models"].values():
-            formula = model["formula"]
-            sk.fit_models(formula, data)
-            ours, _ = timed(lambda formula=formula, data=data: sk.fit_models(formula, data),
-                            repeat=10)
-            # lme4's time measured now, on this machine; without R, the one the reference
-            # script measured (its median of 11).
-            theirs = (time_lme4(data, workdir, formula=formula)[0] if with_r
-                      else model["lme4_seconds"])
-            label = f"{path.stem.removeprefix('formula_')}: {formula}"
-            print(f"{label:<62}{ours * 1e3:>10.1f}{theirs * 1e3:>11.1f}{ours / theirs:>7.2f}")
+    print(f"\n## Formulas on real data ({rounds} alternating rounds of {repeat} fits each; "
+          "time = median of the rounds' means; ratio = ours / lme4's, median of the rounds)")
+    print(f"{'data: formula':<62}{'ours (ms)':>10}{'lme4 (ms)':>11}{'ratio':>7}"
+          f"{'rounds ours faster':>20}")
+    with Lme4Server() if with_r else contextlib.nullcontext() as server:
+        for path in sorted((ROOT / "tests" / "reference").glob("formula_*.json")):
+            data = pd.read_csv(path.with_suffix(".csv"))
+            for model in json.loads(path.read_text())["models"].values():
+                formula = model["formula"]
+                label = f"{path.stem.removeprefix('formula_')}: {formula}"
+                def ours(formula=formula, data=data):
+                    return sk.fit_models(formula, data)
+                if with_r:
+                    seconds, theirs, ratio, faster, _, _ = alternating(
+                        ours, server, path.with_suffix(".csv"), formula, rounds, repeat)
+                    shown = f"{faster} of {rounds}"
+                else:
+                    mean_seconds(ours, 1)
+                    seconds = mean_seconds(ours, repeat * rounds)[0]
+                    theirs, shown = model["lme4_seconds"], "-"
+                    ratio = seconds / theirs
+                print(f"{label:<62}{seconds * 1e3:>10.1f}{theirs * 1e3:>11.1f}{ratio:>7.2f}"
+                      f"{shown:>20}")
 
 
 # The comparison settings: the article's six (many_obs is 100 clusters x 100), and larger ones.
@@ -114,26 +161,36 @@ FIT_SETTINGS = {
 }
 
 
-def bench_fits(workdir):
+def bench_fits(workdir, rounds=5, repeat=2):
     with_r = lme4_available()
-    print("\n## Fits (median of 10 after a warm-up; ratio = ours / lme4's time)")
+    print(f"\n## Fits (with lme4: {rounds} alternating rounds of {repeat} fits each, time = "
+          "median of the rounds' means, ratio = ours / lme4's, median of the rounds; "
+          "statsmodels: one fit)")
     if not with_r:
         print("lme4 comparison skipped: Rscript with lme4 is not installed "
               "(apt-get install r-base-core r-cran-lme4)")
     print(f"{'setting':<22}{'ours (ms)':>10}{'REML':>14}{'lme4 (ms)':>11}{'its REML':>14}"
           f"{'ratio':>7}{'statsmodels (ms)':>18}")
-    for name, setting in FIT_SETTINGS.items():
-        data = sk.simulate(setting)
-        sk.fit_models(data)
-        ours, fit = timed(lambda data=data: sk.fit_models(data), repeat=10)
-        theirs, result = timed(lambda data=data: plain_statsmodels(data))
-        line = f"{name:<22}{ours * 1e3:>10.1f}{fit.reml_criterion:>14.3f}"
-        if with_r:
-            r_seconds, r_criterion = time_lme4(data, workdir)
-            line += f"{r_seconds * 1e3:>11.1f}{r_criterion:>14.3f}{ours / r_seconds:>7.2f}"
-        else:
-            line += f"{'-':>11}{'-':>14}{'-':>7}"
-        print(line + f"{theirs * 1e3:>18.0f}")
+    import contextlib
+
+    with Lme4Server() if with_r else contextlib.nullcontext() as server:
+        for number, (name, setting) in enumerate(FIT_SETTINGS.items()):
+            data = sk.simulate(setting)
+            def ours(data=data):
+                return sk.fit_models(data)
+            statsmodels_seconds, _ = timed(lambda data=data: plain_statsmodels(data))
+            if with_r:
+                path = workdir / f"setting_{number}.csv"  # R reads each file once
+                data.to_csv(path, index=False)
+                seconds, theirs, ratio, _, fit, criterion = alternating(
+                    ours, server, path, "y ~ x + (x | cluster)", rounds, repeat)
+                compared = f"{theirs * 1e3:>11.1f}{criterion:>14.3f}{ratio:>7.2f}"
+            else:
+                mean_seconds(ours, 1)
+                seconds, fit = mean_seconds(ours, rounds * repeat)
+                compared = f"{'-':>11}{'-':>14}{'-':>7}"
+            print(f"{name:<22}{seconds * 1e3:>10.1f}{fit.reml_criterion:>14.3f}{compared}"
+                  f"{statsmodels_seconds * 1e3:>18.0f}")
 
 
 def _busy_core():
@@ -362,7 +419,7 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         bench_fits(Path(tmp))
-        bench_formula_fits(Path(tmp))
+        bench_formula_fits()
         bench_thread_limit()
         bench_reading(Path(tmp))
         bench_large_fits()

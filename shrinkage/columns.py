@@ -74,12 +74,13 @@ class Columns:
         if model_formula.cluster in (model_formula.response, x):
             raise ValueError(f"formula: the cluster column {model_formula.cluster!r} is also "
                              "the response or the slope's variable")
-        keep = data[used].notna().all(axis=1).to_numpy() if model_formula.cluster in available \
-            else np.ones(len(data), bool)
+        # Column by column: selecting the columns as a frame costs as much as a small fit.
+        keep = np.logical_and.reduce([data[name].notna().to_numpy() for name in used]) \
+            if model_formula.cluster in available else np.ones(len(data), bool)
         complete = data[keep] if not keep.all() else data
         cols = cls.from_frame(complete, model_formula.response, x, model_formula.cluster)
         cols.dropped = int((~keep).sum())
-        cols.design = build_design(model_formula, complete[used].reset_index(drop=True))
+        cols.design = build_design(model_formula, complete)
         return cols
 
     @classmethod

@@ -410,12 +410,12 @@ def _assemble(cols, sums, d_s, decrease, model="slope", method="REML"):
     effects = scale * (m @ modes_s).T  # (G, 2)
 
     names = cols.fixed_names
-    estimate = pd.Series(beta, index=names)
+    estimate = dict(zip(names, beta))
     line = population_line(estimate, cols.names["x"])
     fitted = cols.fixed @ beta + np.einsum("ij,ij->i", effects[cols.codes],
                                            np.column_stack([np.ones(len(cols.x)), cols.x]))
     resid = cols.y - fitted
-    n, ols_intercept, ols_slope = own_lines(_partial(cols, estimate))
+    n, ols_intercept, ols_slope = own_lines(_partial(cols, names, beta))
     clusters = pd.DataFrame({
         "cluster": cols.labels, "n": n, "ols_intercept": ols_intercept,
         "ols_slope": ols_slope if cols.names["x"] is not None else np.nan,
@@ -437,17 +437,16 @@ def _assemble(cols, sums, d_s, decrease, model="slope", method="REML"):
         method=method, columns=cols, fixed_covariance=cov_beta)
 
 
-def _partial(cols, estimate):
+def _partial(cols, names, beta):
     """``cols`` with ``y`` less the part of the fixed effects other than intercept and x.
 
     Each cluster's own line through these partial residuals is its intercept and slope
     of x at the other predictors' reference values, as the mixed model's are reported.
+    ``names`` and ``beta`` are the fixed effects' names and estimates.
     """
     if cols.design is None:
         return cols
-    own = [name for name in estimate.index if name not in ("Intercept", cols.names["x"])]
-    if not own:
+    others = [i for i, name in enumerate(names) if name not in ("Intercept", cols.names["x"])]
+    if not others:
         return cols
-    positions = [list(estimate.index).index(name) for name in own]
-    other = cols.fixed[:, positions] @ estimate[own].to_numpy()
-    return dataclasses.replace(cols, y=cols.y - other)
+    return dataclasses.replace(cols, y=cols.y - cols.fixed[:, others] @ beta[others])

@@ -130,20 +130,26 @@ def _random_variable(inner, bar, term):
 
 
 @functools.lru_cache(maxsize=256)
-def _factors(fixed):
-    """Each factor of a fixed part's terms as ``(expression, how formulaic evaluates it)``.
+def _parsed(fixed):
+    """formulaic's parse of a fixed part, or a one-line ``ValueError``.
 
-    Parsed once per text: a study refits the same formula many times.
+    Parsed once per text: a study refits the same formula many times.  A parsed
+    formula holds no data; each design is built from it afresh.
     """
     import formulaic
 
     try:
-        terms = list(formulaic.Formula(fixed))
+        return formulaic.Formula(fixed)
     except Exception as error:  # formulaic's own parse errors, whatever their class
         raise ValueError(f"formula: could not read the fixed part {fixed!r} "
                          f"({str(error).splitlines()[0]})") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _factors(fixed):
+    """Each factor of a fixed part's terms as ``(expression, how formulaic evaluates it)``."""
     return tuple((str(factor.expr), factor.eval_method.name)
-                 for term in terms for factor in term.factors)
+                 for term in _parsed(fixed) for factor in term.factors)
 
 
 def variables(fixed, plain=False):
@@ -226,19 +232,26 @@ class Design:
         return _model_matrix(lambda: self.spec.get_model_matrix(frame, output="numpy"), "newdata")
 
 
-def _as_factors(data):
-    """``data`` with its text columns as R's ``factor()`` makes them, and their levels."""
-    frame, levels = data.copy(), {}
-    for name in frame.columns:
-        column = frame[name]
+def _as_factors(data, names):
+    """The columns ``names`` of ``data``, text as R's ``factor()`` makes it, and the levels.
+
+    Column by column into a new frame: selecting and copying a frame costs more than
+    building one, and the design is built for every fit.
+    """
+    columns, levels = {}, {}
+    for name in names:
+        column = data[name]
         if isinstance(column.dtype, pd.CategoricalDtype):
             levels[name] = [str(level) for level in column.cat.categories]
-            frame[name] = pd.Categorical(column.astype(str), categories=levels[name])
+            columns[name] = pd.Categorical(column.astype(str), categories=levels[name])
         elif not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             # Text levels in code-point order, as factor() sorts in the C locale.
-            levels[name] = sorted(column.astype(str).unique())
-            frame[name] = pd.Categorical(column.astype(str), categories=levels[name])
-    return frame, levels
+            text = column.astype(str)
+            levels[name] = sorted(text.unique())
+            columns[name] = pd.Categorical(text, categories=levels[name])
+        else:
+            columns[name] = column.to_numpy()
+    return pd.DataFrame(columns), levels
 
 
 def _model_matrix(build, parameter):
@@ -270,15 +283,13 @@ def build_design(model_formula, data):
         When a term cannot be evaluated, or the design is rank deficient (naming the
         columns that are combinations of earlier ones).
     """
-    import formulaic
-
     check_safe(model_formula.fixed, data.columns)
     used = [name for name in variables(model_formula.fixed) if name in data.columns]
-    frame, levels = _as_factors(data[used])
+    frame, levels = _as_factors(data, used)
     state = {}
 
     def build():
-        state["matrix"] = formulaic.model_matrix(model_formula.fixed, frame, output="numpy")
+        state["matrix"] = _parsed(model_formula.fixed).get_model_matrix(frame, output="numpy")
         return state["matrix"]
 
     matrix = _model_matrix(build, "formula")

@@ -538,7 +538,7 @@ class _Problem:
         value = self.value_and_grad(phi)[0]
         for _ in range(8):
             step, decrease = self.quadratic_step(phi)
-            if decrease <= OPTIMALITY_TOL * 1e-4:
+            if decrease <= OPTIMALITY_TOL * 1e-7:
                 break
             for _ in range(20):  # halve the step until the criterion does not increase
                 trial_value = self.value_and_grad(phi + step)[0]
@@ -589,8 +589,9 @@ def _as_covariance(theta):
 def minimise(sums, model="slope", reml=True):
     """Optimise from each start, then polish the best; return the standardised D.
 
-    The best point found with the lower factor is optimised again with the factor
-    ordered by its larger variance (see :func:`_relative_covariance`).
+    Where the best point's larger variance is the slope's, it is optimised again with
+    the factor ordered by it (see :func:`_relative_covariance`); Newton steps then
+    finish from either.
     """
     blocks = sums.blocks(reml)
     best = None
@@ -602,10 +603,11 @@ def minimise(sums, model="slope", reml=True):
     if best is None:
         raise ConvergenceError("the criterion is not finite at any start")
     problem = _Problem(blocks, best[1], model=model)
-    result = problem.minimise(problem.phi_of(best[1]))
-    phi = np.maximum(result.x, problem.lower_bounds())
-    if not result.fun <= best[0]:
-        phi = problem.phi_of(best[1])
+    phi = problem.phi_of(best[1])
+    if problem.swap:  # the factor reordered: optimise again in the new coordinates
+        result = problem.minimise(phi)
+        if result.fun <= best[0]:
+            phi = np.maximum(result.x, problem.lower_bounds())
     return problem.covariance(problem.polish(phi))
 
 

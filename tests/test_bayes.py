@@ -155,7 +155,9 @@ def test_the_stored_study_is_the_scripts_and_reproduces():
     kept = study["draws"][1]
     for key, value in kept.items():
         if key.startswith("reml_") or key in ("seed", "singular"):
-            assert again[key] == pytest.approx(value, rel=1e-9), key   # no sampling in these
+            # No sampling in these: the REML fit again, to the optimiser's precision (the
+            # fits match lme4 to 1e-6; a change in the optimiser's path moves the ninth digit).
+            assert again[key] == pytest.approx(value, rel=1e-7), key
         elif "_cover_" in key:
             assert again[key] == pytest.approx(value, abs=0.03), key   # Monte Carlo error
         else:
