@@ -26,6 +26,7 @@ render; study of 6 x 200 replicates <= 30 s; clean build <= 75 s; prose-only reb
 """
 
 import argparse
+import contextlib
 import re
 import shutil
 import statistics
@@ -92,6 +93,10 @@ class Lme4Server:
 
 
 def mean_seconds(function, repeat):
+    """Mean seconds of ``repeat`` calls in a row, and the last result.
+
+    A mean over a batch, as lme4's side is timed: R's clock resolves a millisecond.
+    """
     start = time.perf_counter()
     for _ in range(repeat):
         result = function()
@@ -102,19 +107,27 @@ def alternating(ours, server, path, formula, rounds, repeat):
     """Our fit and lme4's in alternating rounds of ``repeat`` fits, after a warm-up round.
 
     Both sides of a round meet the machine in the same state (this machine's speed
-    drifts by up to two times over seconds).  Returns the median of each side's round
-    means, the median of the rounds' ratios, how many rounds ours was the faster in,
-    our last fit and lme4's REML criterion.
+    drifts by up to two times over seconds).  Returns a dict: the median of each side's
+    round means (``ours``, ``theirs``), the median of the rounds' ratios (``ratio``), how
+    many rounds ours was the faster in (``faster``), our last fit (``fit``) and lme4's
+    REML criterion (``criterion``).  Without a server (no R), only ours is timed, in one
+    round of ``rounds * repeat`` fits, and lme4's entries are None.
     """
-    mean_seconds(ours, 1), server.time(path, formula, 1)
+    mean_seconds(ours, 1)
+    if server is None:
+        seconds, fit = mean_seconds(ours, rounds * repeat)
+        return dict(ours=seconds, theirs=None, ratio=None, faster=None, fit=fit,
+                    criterion=None)
+    server.time(path, formula, 1)
     pairs = []
     for _ in range(rounds):
         seconds, fit = mean_seconds(ours, repeat)
         theirs, criterion = server.time(path, formula, repeat)
         pairs.append((seconds, theirs))
     ratios = [a / b for a, b in pairs]
-    return (statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs),
-            statistics.median(ratios), sum(ratio < 1 for ratio in ratios), fit, criterion)
+    return dict(ours=statistics.median(a for a, _ in pairs),
+                theirs=statistics.median(b for _, b in pairs), ratio=statistics.median(ratios),
+                faster=sum(ratio < 1 for ratio in ratios), fit=fit, criterion=criterion)
 
 
 def bench_formula_fits(rounds=15, repeat=5):
@@ -122,7 +135,6 @@ def bench_formula_fits(rounds=15, repeat=5):
 
     Without R, lme4's time is the one the reference script measured (its median of 11).
     """
-    import contextlib
     import json
 
     import pandas as pd
@@ -130,6 +142,9 @@ def bench_formula_fits(rounds=15, repeat=5):
     with_r = lme4_available()
     print(f"\n## Formulas on real data ({rounds} alternating rounds of {repeat} fits each; "
           "time = median of the rounds' means; ratio = ours / lme4's, median of the rounds)")
+    if not with_r:
+        print("without Rscript and lme4: lme4's time is the one the reference script stored, "
+              "measured at another time (not side by side)")
     print(f"{'data: formula':<62}{'ours (ms)':>10}{'lme4 (ms)':>11}{'ratio':>7}"
           f"{'rounds ours faster':>20}")
     with Lme4Server() if with_r else contextlib.nullcontext() as server:
@@ -137,20 +152,13 @@ def bench_formula_fits(rounds=15, repeat=5):
             data = pd.read_csv(path.with_suffix(".csv"))
             for model in json.loads(path.read_text())["models"].values():
                 formula = model["formula"]
+                timing = alternating(lambda formula=formula, data=data: sk.fit_models(formula, data),
+                                     server, path.with_suffix(".csv"), formula, rounds, repeat)
+                theirs = timing["theirs"] if with_r else model["lme4_seconds"]
+                shown = f"{timing['faster']} of {rounds}" if with_r else "-"
                 label = f"{path.stem.removeprefix('formula_')}: {formula}"
-                def ours(formula=formula, data=data):
-                    return sk.fit_models(formula, data)
-                if with_r:
-                    seconds, theirs, ratio, faster, _, _ = alternating(
-                        ours, server, path.with_suffix(".csv"), formula, rounds, repeat)
-                    shown = f"{faster} of {rounds}"
-                else:
-                    mean_seconds(ours, 1)
-                    seconds = mean_seconds(ours, repeat * rounds)[0]
-                    theirs, shown = model["lme4_seconds"], "-"
-                    ratio = seconds / theirs
-                print(f"{label:<62}{seconds * 1e3:>10.1f}{theirs * 1e3:>11.1f}{ratio:>7.2f}"
-                      f"{shown:>20}")
+                print(f"{label:<62}{timing['ours'] * 1e3:>10.1f}{theirs * 1e3:>11.1f}"
+                      f"{(timing['ratio'] or timing['ours'] / theirs):>7.2f}{shown:>20}")
 
 
 # The comparison settings: the article's six (many_obs is 100 clusters x 100), and larger ones.
@@ -171,26 +179,19 @@ def bench_fits(workdir, rounds=5, repeat=2):
               "(apt-get install r-base-core r-cran-lme4)")
     print(f"{'setting':<22}{'ours (ms)':>10}{'REML':>14}{'lme4 (ms)':>11}{'its REML':>14}"
           f"{'ratio':>7}{'statsmodels (ms)':>18}")
-    import contextlib
-
     with Lme4Server() if with_r else contextlib.nullcontext() as server:
         for number, (name, setting) in enumerate(FIT_SETTINGS.items()):
             data = sk.simulate(setting)
-            def ours(data=data):
-                return sk.fit_models(data)
             statsmodels_seconds, _ = timed(lambda data=data: plain_statsmodels(data))
+            path = workdir / f"setting_{number}.csv"  # R reads each file once
             if with_r:
-                path = workdir / f"setting_{number}.csv"  # R reads each file once
                 data.to_csv(path, index=False)
-                seconds, theirs, ratio, _, fit, criterion = alternating(
-                    ours, server, path, "y ~ x + (x | cluster)", rounds, repeat)
-                compared = f"{theirs * 1e3:>11.1f}{criterion:>14.3f}{ratio:>7.2f}"
-            else:
-                mean_seconds(ours, 1)
-                seconds, fit = mean_seconds(ours, rounds * repeat)
-                compared = f"{'-':>11}{'-':>14}{'-':>7}"
-            print(f"{name:<22}{seconds * 1e3:>10.1f}{fit.reml_criterion:>14.3f}{compared}"
-                  f"{statsmodels_seconds * 1e3:>18.0f}")
+            timing = alternating(lambda data=data: sk.fit_models(data), server, path,
+                                 "y ~ x + (x | cluster)", rounds, repeat)
+            compared = (f"{timing['theirs'] * 1e3:>11.1f}{timing['criterion']:>14.3f}"
+                        f"{timing['ratio']:>7.2f}" if with_r else f"{'-':>11}{'-':>14}{'-':>7}")
+            print(f"{name:<22}{timing['ours'] * 1e3:>10.1f}{timing['fit'].reml_criterion:>14.3f}"
+                  f"{compared}{statsmodels_seconds * 1e3:>18.0f}")
 
 
 def _busy_core():
